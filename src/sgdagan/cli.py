@@ -1,0 +1,108 @@
+"""Command line: `python -m sgdagan train ...` — the contract the pipeline calls.
+
+    python -m sgdagan train --activation A --dim D --seed S --samples N1,N2,... [--kappa K]
+        [--discriminator F[,F2]] [--dynamics G[,G2]] [--steps T] [--config FILE.yaml] --out DIR
+
+writes DIR/metrics.parquet, DIR/sigma.npz and DIR/provenance.json, each atomically.
+Bad arguments exit with status 2 and one line naming the argument.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .config import ConfigError, TrainConfig
+from .provenance import atomic_path, provenance, utc_now
+
+# CLI flag → TrainConfig field, for flags whose names differ.
+FLAG_FIELDS = {"discriminator": "discriminators"}
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse prints usage plus the error; the contract is one line naming the argument."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    return values
+
+
+def _name_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="sgdagan", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    train = commands.add_parser("train", help="train the GANs of one (activation, dim, seed) cell")
+    train.add_argument("--activation", required=True, help="relu, leaky_relu, tanh, sigmoid, softplus, identity")
+    train.add_argument("--dim", type=int, required=True, help="dimension d of x and y")
+    train.add_argument("--seed", type=int, required=True, help="seed of the target, the data and the games")
+    train.add_argument("--samples", type=_int_list, required=True, help="sample sizes n, comma-separated")
+    train.add_argument("--kappa", type=float, help="condition number of Σ*")
+    train.add_argument("--discriminator", type=_name_list, help="feature families, comma-separated")
+    train.add_argument("--dynamics", type=_name_list, help="game dynamics, comma-separated")
+    train.add_argument("--steps", type=int, help="training steps")
+    train.add_argument("--config", type=Path, help="YAML file of further TrainConfig settings")
+    train.add_argument("--out", type=Path, required=True, help="output directory")
+    return parser
+
+
+def run_train(args: argparse.Namespace) -> None:
+    started = utc_now()
+    config = _config_from_args(args)
+    from .trainer import train  # torch-heavy import after the arguments are known to be good
+
+    result = train(config)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+
+    arrays = {"sigma_star": result.sigma_star[config.seed]}
+    arrays.update({f"{method}/n{n}": sigma for (_, method, n), sigma in result.sigmas.items()})
+    with atomic_path(out / "sigma.npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    with atomic_path(out / "provenance.json") as tmp:
+        tmp.write_text(json.dumps(provenance(config.to_dict(), result.device, started), indent=2) + "\n")
+    # metrics.parquet last: its presence means the directory is complete.
+    with atomic_path(out / "metrics.parquet") as tmp:
+        result.metrics.to_parquet(tmp, index=False)
+
+
+def _config_from_args(args: argparse.Namespace) -> TrainConfig:
+    flags = {"activation", "dim", "seed", "samples", "kappa", "discriminator", "dynamics", "steps"}
+    overrides = {FLAG_FIELDS.get(flag, flag): getattr(args, flag) for flag in flags}
+    try:
+        return TrainConfig.from_sources(args.config, **overrides)
+    except ConfigError as err:
+        field, detail = str(err).split(": ", 1)
+        flag = next((f for f in flags if FLAG_FIELDS.get(f, f) == field and getattr(args, f) is not None), None)
+        where = f"argument --{flag}: {detail}" if flag else f"argument --config: {err}"
+        _fail(where)
+    except (OSError, ValueError) as err:  # unreadable or malformed --config file
+        _fail(f"argument --config: {err}")
+
+
+def _fail(message: str) -> None:
+    print(f"sgdagan train: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    if args.command == "train":
+        run_train(args)
+    return 0

@@ -1,0 +1,47 @@
+"""Targets: W* = U diag(s) Vᵀ from (d, κ, seed), and the fixed real sample y = φ(W*x).
+
+Every draw here comes from its own numpy stream keyed by (seed, stream) so the target and the
+data depend on the seed alone: the sample of size n is the first n rows of one stream, the same
+whichever other sizes run beside it (DESIGN §2).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .activations import Activation
+
+TARGET_STREAM = 0
+DATA_STREAM = 1
+# Latents are drawn in chunks so that memory stays bounded for large n; the stream is sequential,
+# so chunking does not change the numbers.
+_CHUNK_ROWS = 4096
+
+
+def haar_orthogonal(dim: int, rng: np.random.Generator) -> np.ndarray:
+    """A Haar-distributed orthogonal matrix (QR of a Gaussian matrix, signs fixed by diag(R))."""
+    q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
+    return q * np.sign(np.diag(r))
+
+
+def target_weights(dim: int, kappa: float, seed: int) -> np.ndarray:
+    """W* = U diag(s) Vᵀ with U, V Haar and s log-spaced in [1/√κ, 1], so cond(W*W*ᵀ) = κ."""
+    rng = np.random.default_rng([seed, TARGET_STREAM])
+    u, v = haar_orthogonal(dim, rng), haar_orthogonal(dim, rng)
+    s = np.geomspace(1.0, 1.0 / np.sqrt(kappa), dim)
+    return (u * s) @ v.T
+
+
+def sample_target(activation: Activation, w_star: np.ndarray, n: int, seed: int) -> torch.Tensor:
+    """The first n real samples y = φ(W*x) of this seed's data stream, float64 on the CPU, [n, d]."""
+    rng = np.random.default_rng([seed, DATA_STREAM])
+    dim = w_star.shape[0]
+    w = torch.from_numpy(w_star)
+    out = torch.empty((n, dim), dtype=torch.float64)
+    for start in range(0, n, _CHUNK_ROWS):
+        rows = min(_CHUNK_ROWS, n - start)
+        x = torch.from_numpy(rng.standard_normal((rows, dim)))
+        # Row by row (no BLAS): a row's value must not depend on how many rows share the call.
+        out[start : start + rows] = activation.forward((x[:, None, :] * w).sum(-1))
+    return out
