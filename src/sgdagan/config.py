@@ -34,8 +34,8 @@ class TrainConfig:
     discriminators: list[str] = field(default_factory=lambda: ["truncated"])
     dynamics: list[str] = field(default_factory=lambda: ["sgda"])
     steps: int = 3000
-    lr_gen: float = 0.05  # generator step size η_W
-    lr_disc: float = 0.5  # discriminator step size η_V
+    lr_gen: float = 0.3  # generator step size η_W
+    lr_disc: float = 1.0  # discriminator step size η_V (η_V·λ = 1: V jumps to the best response of the last batch)
     lr_schedule: str = "inverse_time"
     lr_decay: float = 500.0  # t0 of η_t = η_0 / (1 + t / t0)
     averaging: str = "tail"  # Polyak average of Σ_t = W_t W_tᵀ over the tail of training

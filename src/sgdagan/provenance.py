@@ -29,6 +29,7 @@ def atomic_path(path: str | Path):
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide results from the rest of a shared cluster group
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
