@@ -1,0 +1,88 @@
+"""Throughput: the batched trainer against a plain per-game loop, side by side in one run.
+
+    python benchmarks/throughput.py [--games 32] [--dim 16] [--steps 300] [--device cpu|cuda]
+
+The per-game loop is the same mathematics written the way GAN code usually is: one game at a
+time, nn.Parameter players, torch.optim.SGD, loss.backward(). Both run the same number of
+SGDA steps on the same 32 games (4 seeds × 8 sample sizes) with the default batch sizes;
+the figure of merit is game-steps per second and the ratio between the two.
+"""
+
+import argparse
+import time
+
+import torch
+
+from sgdagan.activations import get_activation
+from sgdagan.config import TrainConfig
+from sgdagan.features import make_discriminator
+from sgdagan.targets import sample_target, target_weights
+from sgdagan.trainer import GameSpec, train_group
+
+
+def per_game_loop(config, activation, data, specs, device, dtype) -> None:
+    """SGDA one game after another, in the usual nn.Parameter / optimizer style."""
+    disc = make_discriminator("truncated", activation, config.penalty)
+    for spec in specs:
+        gen = torch.Generator(device=device).manual_seed(spec.seed * 100_003 + spec.n)
+        u = disc.data_transform(data[spec.seed][: spec.n])
+        real = [m[0] for m in disc.moments(u[None])]
+        w = torch.nn.Parameter(config.init_scale * torch.randn(config.dim, config.dim, generator=gen, device=device,
+                                                               dtype=dtype) / config.dim**0.5)
+        v = [torch.nn.Parameter(torch.zeros_like(m)) for m in real]
+        opt_g = torch.optim.SGD([w], lr=config.lr_gen)
+        opt_d = torch.optim.SGD(v, lr=config.lr_disc, maximize=True)
+        for _ in range(config.steps):
+            x = torch.randn(config.gen_batch, config.dim, generator=gen, device=device, dtype=dtype)
+            fake = [m[0] for m in disc.moments(disc.generator_transform(x @ w.T)[None])]
+            payoff = disc.payoff([p[None] for p in v], [m[None] for m in real], [m[None] for m in fake]).sum()
+            opt_g.zero_grad()
+            opt_d.zero_grad()
+            payoff.backward()
+            opt_g.step()
+            opt_d.step()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--games", type=int, default=32)
+    parser.add_argument("--dim", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+
+    sizes = [int(x) for x in torch.logspace(3, 5, 8).round().tolist()]
+    seeds = range(max(1, args.games // len(sizes)))
+    config = TrainConfig.from_sources(None, activation="relu", dim=args.dim, samples=sizes, steps=args.steps,
+                                      checkpoints=1, lr_schedule="constant", averaging="none", device=args.device)
+    device, dtype = torch.device(args.device), torch.float64
+    activation = get_activation("relu")
+    data, stars = {}, {}
+    for seed in seeds:
+        w_star = target_weights(args.dim, config.kappa, seed)
+        data[seed] = sample_target(activation, w_star, max(sizes), seed).to(device)
+        stars[seed] = torch.as_tensor(w_star @ w_star.T, device=device)
+    specs = [GameSpec(seed, n, "truncated", "sgda") for seed in seeds for n in sizes]
+    sigma_star = torch.stack([stars[s.seed] for s in specs])
+
+    def timed(fn):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    batched = timed(lambda: train_group(specs, config, activation, data, sigma_star, device, dtype, progress=False))
+    looped = timed(lambda: per_game_loop(config, activation, data, specs, device, dtype))
+    game_steps = len(specs) * args.steps
+    print(f"{len(specs)} games, d={args.dim}, gen_batch={config.gen_batch}, {args.steps} steps, device={device}, "
+          f"torch threads={torch.get_num_threads()}")
+    print(f"batched trainer : {batched:7.2f} s  {game_steps / batched:9.0f} game-steps/s")
+    print(f"per-game loop   : {looped:7.2f} s  {game_steps / looped:9.0f} game-steps/s")
+    print(f"speed-up        : {looped / batched:7.1f}x")
+
+
+if __name__ == "__main__":
+    main()

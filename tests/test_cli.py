@@ -1,0 +1,128 @@
+"""The CLI contract the pipeline relies on: outputs, columns, provenance, one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+REQUIRED_COLUMNS = {"activation", "dim", "seed", "kappa", "n", "method", "step", "tv", "tv_se", "frob_rel",
+                    "wall_s", "status"}
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "sgdagan", "train", *args], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    config = out / "settings.yaml"
+    config.write_text(yaml.safe_dump({"checkpoints": 5, "tv_samples": 2000, "kappa": 2.0}))
+    result = run_cli("--activation", "relu", "--dim", "3", "--seed", "4", "--samples", "200,800",
+                     "--discriminator", "quadratic,truncated", "--dynamics", "sgda,alt", "--steps", "40",
+                     "--config", str(config), "--out", str(out / "cell"))
+    assert result.returncode == 0, result.stderr
+    return out / "cell"
+
+
+def test_metrics_table_has_one_row_per_n_method_checkpoint(tiny_run):
+    df = pd.read_parquet(tiny_run / "metrics.parquet")
+    assert REQUIRED_COLUMNS <= set(df.columns)
+    methods = {"moment_inversion", "sgda/quadratic", "sgda/truncated", "alt/quadratic", "alt/truncated"}
+    assert set(df.method) == methods
+    assert not df.duplicated(["n", "method", "step"]).any()
+    games = df[df.method != "moment_inversion"]
+    assert games.groupby(["n", "method"]).step.max().eq(40).all()
+    assert games.groupby(["n", "method"]).final.sum().eq(1).all()
+    assert (df.activation == "relu").all() and (df.dim == 3).all() and (df.seed == 4).all() and (df.kappa == 2.0).all()
+    assert set(df.status) == {"ok"} and df.tv.between(0, 1).all() and (df.tv_se > 0).all()
+
+
+def test_sigma_npz_holds_target_and_every_final_estimate(tiny_run):
+    with np.load(tiny_run / "sigma.npz") as npz:
+        keys = set(npz.files)
+        sigma_star = npz["sigma_star"]
+    expected = {"sigma_star"} | {f"{m}/n{n}" for m in ("moment_inversion", "sgda/quadratic", "sgda/truncated",
+                                                       "alt/quadratic", "alt/truncated") for n in (200, 800)}
+    assert keys == expected
+    assert np.linalg.cond(sigma_star) == pytest.approx(2.0)  # κ from --config
+
+
+def test_provenance_records_config_versions_revision_device_and_times(tiny_run):
+    prov = json.loads((tiny_run / "provenance.json").read_text())
+    assert prov["config"]["steps"] == 40 and prov["config"]["tv_samples"] == 2000
+    assert prov["config"]["discriminators"] == ["quadratic", "truncated"]
+    assert {"python", "torch", "numpy", "sgdagan"} <= set(prov["versions"])
+    assert prov["hardware"]["device"] == "cpu"
+    assert "git_revision" in prov and prov["started"] <= prov["finished"]
+
+
+def test_no_temporary_files_are_left_behind(tiny_run):
+    assert sorted(p.name for p in tiny_run.iterdir()) == ["metrics.parquet", "provenance.json", "sigma.npz"]
+
+
+def test_same_arguments_give_identical_tables(tiny_run, tmp_path):
+    again = run_cli("--activation", "relu", "--dim", "3", "--seed", "4", "--samples", "200,800",
+                    "--discriminator", "quadratic,truncated", "--dynamics", "sgda,alt", "--steps", "40",
+                    "--config", str(tiny_run.parent / "settings.yaml"), "--out", str(tmp_path))
+    assert again.returncode == 0, again.stderr
+    first = pd.read_parquet(tiny_run / "metrics.parquet").drop(columns="wall_s")
+    assert first.equals(pd.read_parquet(tmp_path / "metrics.parquet").drop(columns="wall_s"))
+
+
+def test_a_blowing_up_step_size_exits_zero_with_diverged_rows(tmp_path):
+    config = tmp_path / "hot.yaml"
+    config.write_text("lr_gen: 50.0\nlr_schedule: constant\ncheckpoints: 3\ntv_samples: 1000\n")
+    result = run_cli("--activation", "tanh", "--dim", "2", "--seed", "0", "--samples", "100", "--steps", "50",
+                     "--config", str(config), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    df = pd.read_parquet(tmp_path / "out" / "metrics.parquet")
+    sgda = df[df.method == "sgda/truncated"]
+    assert (sgda[sgda.final].status == "diverged").all() and sgda[sgda.final].tv.isna().all()
+
+
+GOOD = ["--activation", "relu", "--dim", "2", "--seed", "0", "--samples", "100"]
+
+
+@pytest.mark.parametrize("changed, named", [
+    (("--activation", "swish"), "--activation"),
+    (("--dim", "0"), "--dim"),
+    (("--dim", "two"), "--dim"),
+    (("--samples", ""), "--samples"),
+    (("--samples", "100,1"), "--samples"),
+    (("--samples", "1e3"), "--samples"),
+    (("--kappa", "0.5"), "--kappa"),
+    (("--discriminator", "wgan"), "--discriminator"),
+    (("--dynamics", "adam"), "--dynamics"),
+    (("--steps", "0"), "--steps"),
+])
+def test_bad_arguments_exit_nonzero_with_one_line_naming_the_argument(tmp_path, changed, named):
+    args = list(GOOD)
+    flag, value = changed
+    if flag in args:
+        args[args.index(flag) + 1] = value
+    else:
+        args += [flag, value]
+    result = run_cli(*args, "--out", str(tmp_path / "out"))
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0], result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("content, named", [
+    ("lr_gen: fast\n", "lr_gen"),
+    ("learning_rate: 0.1\n", "learning_rate"),
+    ("- 1\n- 2\n", "mapping"),
+])
+def test_bad_config_files_are_named_in_one_line(tmp_path, content, named):
+    config = tmp_path / "bad.yaml"
+    config.write_text(content)
+    result = run_cli(*GOOD, "--config", str(config), "--out", str(tmp_path / "out"))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode != 0 and len(lines) == 1
+    assert "--config" in lines[0] and named in lines[0], result.stderr
