@@ -17,7 +17,7 @@ from sgdagan.activations import get_activation
 from sgdagan.config import TrainConfig
 from sgdagan.features import make_discriminator
 from sgdagan.targets import sample_target, target_weights
-from sgdagan.trainer import GameSpec, train_group
+from sgdagan.trainer import GameSpec, GroupRun
 
 
 def per_game_loop(config, activation, data, specs, device, dtype) -> None:
@@ -74,7 +74,7 @@ def main() -> None:
             torch.cuda.synchronize()
         return time.perf_counter() - start
 
-    batched = timed(lambda: train_group(specs, config, activation, data, sigma_star, device, dtype, progress=False))
+    batched = timed(lambda: GroupRun(specs, config, activation, data, sigma_star, device, dtype).run(progress=False))
     looped = timed(lambda: per_game_loop(config, activation, data, specs, device, dtype))
     game_steps = len(specs) * args.steps
     print(f"{len(specs)} games, d={args.dim}, gen_batch={config.gen_batch}, {args.steps} steps, device={device}, "

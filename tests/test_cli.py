@@ -126,3 +126,59 @@ def test_bad_config_files_are_named_in_one_line(tmp_path, content, named):
     lines = result.stderr.strip().splitlines()
     assert result.returncode != 0 and len(lines) == 1
     assert "--config" in lines[0] and named in lines[0], result.stderr
+
+
+def test_a_killed_run_resumes_from_its_checkpoint_to_the_uninterrupted_result(tmp_path):
+    # The job is SIGKILLed (as a preempted or timed-out cluster job would be) once its checkpoint
+    # holds a group in progress; rerunning the same command must give exactly the uninterrupted
+    # tables and estimates.
+    import signal
+    import time
+
+    import torch
+
+    args = ["--activation", "relu", "--dim", "4", "--seed", "2", "--samples", "500,5000",
+            "--dynamics", "sgda,alt", "--steps", "600"]
+    whole = run_cli(*args, "--out", str(tmp_path / "whole"))
+    assert whole.returncode == 0, whole.stderr
+
+    out = tmp_path / "killed"
+    checkpoint = out / "checkpoint.pt"
+    proc = subprocess.Popen([sys.executable, "-m", "sgdagan", "train", *args, "--out", str(out),
+                             "--checkpoint-every", "0"], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    state = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        if checkpoint.exists():
+            try:
+                state = torch.load(checkpoint, weights_only=True)
+            except (EOFError, RuntimeError):  # only the rename is atomic; retry
+                state = None
+            if state and state["finished"] and state["current"] and state["current"]["state"]["step"] > 100:
+                break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed; make it longer"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "metrics.parquet").exists()
+
+    resumed = run_cli(*args, "--out", str(out))
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming" in resumed.stderr
+    assert not checkpoint.exists()
+    first = pd.read_parquet(tmp_path / "whole" / "metrics.parquet").drop(columns="wall_s")
+    assert first.equals(pd.read_parquet(out / "metrics.parquet").drop(columns="wall_s"))
+    with np.load(tmp_path / "whole" / "sigma.npz") as a, np.load(out / "sigma.npz") as b:
+        assert all(np.array_equal(a[k], b[k]) for k in a.files)
+
+
+def test_a_checkpoint_from_another_configuration_is_ignored(tmp_path):
+    args = ["--activation", "tanh", "--dim", "2", "--seed", "0", "--samples", "100", "--steps", "30"]
+    first = run_cli(*args, "--out", str(tmp_path / "a"), "--checkpoint", str(tmp_path / "ck.pt"))
+    assert first.returncode == 0 and not (tmp_path / "ck.pt").exists()
+    import torch
+    torch.save({"fingerprint": "something else", "finished": {}, "current": None}, tmp_path / "ck.pt")
+    second = run_cli(*args, "--out", str(tmp_path / "b"), "--checkpoint", str(tmp_path / "ck.pt"))
+    assert second.returncode == 0 and "ignoring" in second.stderr
+    a = pd.read_parquet(tmp_path / "a" / "metrics.parquet").drop(columns="wall_s")
+    assert a.equals(pd.read_parquet(tmp_path / "b" / "metrics.parquet").drop(columns="wall_s"))

@@ -7,7 +7,7 @@ import torch
 from sgdagan.activations import ACTIVATIONS, get_activation
 from sgdagan.config import TrainConfig
 from sgdagan.targets import sample_target, target_weights
-from sgdagan.trainer import GameSpec, game_seed, train, train_group
+from sgdagan.trainer import GameSpec, GroupRun, game_seed, train
 
 FAST = dict(dim=3, steps=200, checkpoints=4, tv_samples=2000)
 
@@ -74,9 +74,9 @@ def test_a_diverging_game_leaves_its_batch_mates_untouched():
         data[seed] = sample_target(act, w_star, 400, seed) * (1e3 if seed == 1 else 1.0)
         stars.append(torch.as_tensor(w_star @ w_star.T))
     specs = [GameSpec(0, 400, "truncated", "sgda"), GameSpec(1, 400, "truncated", "sgda")]
-    rows, final = train_group(specs, config, act, data, torch.stack(stars), "cpu", torch.float64, progress=False)
-    alone_rows, alone_final = train_group(specs[:1], config, act, {0: data[0]}, stars[0][None], "cpu",
-                                          torch.float64, progress=False)
+    rows, final = GroupRun(specs, config, act, data, torch.stack(stars), "cpu", torch.float64).run(progress=False)
+    alone_rows, alone_final = GroupRun(specs[:1], config, act, {0: data[0]}, stars[0][None], "cpu",
+                                       torch.float64).run(progress=False)
     statuses = {(r["seed"], r["step"]): r["status"] for r in rows}
     assert statuses[(1, config.steps)] == "diverged" and statuses[(0, config.steps)] == "ok"
     assert torch.isnan(final[1]).all()

@@ -3,7 +3,9 @@
     python -m sgdagan train --activation A --dim D --seed S --samples N1,N2,... [--kappa K]
         [--discriminator F[,F2]] [--dynamics G[,G2]] [--steps T] [--config FILE.yaml] --out DIR
 
-writes DIR/metrics.parquet, DIR/sigma.npz and DIR/provenance.json, each atomically.
+writes DIR/metrics.parquet, DIR/sigma.npz and DIR/provenance.json, each atomically. While it
+trains it keeps a checkpoint (default DIR/checkpoint.pt, every 60 s); a rerun of the same command
+resumes from it — after preemption or a time limit — and it is removed once the outputs exist.
 Bad arguments exit with status 2 and one line naming the argument.
 """
 
@@ -57,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--steps", type=int, help="training steps")
     train.add_argument("--config", type=Path, help="YAML file of further TrainConfig settings")
     train.add_argument("--out", type=Path, required=True, help="output directory")
+    train.add_argument("--checkpoint", type=Path, help="resumable state file (default: OUT/checkpoint.pt)")
+    train.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
+                       help="seconds between checkpoint saves (default 60)")
     return parser
 
 
@@ -65,8 +70,9 @@ def run_train(args: argparse.Namespace) -> None:
     config = _config_from_args(args)
     from .trainer import train  # torch-heavy import after the arguments are known to be good
 
-    result = train(config)
     out: Path = args.out
+    checkpoint = args.checkpoint or out / "checkpoint.pt"
+    result = train(config, checkpoint=checkpoint, checkpoint_every=args.checkpoint_every)
     out.mkdir(parents=True, exist_ok=True)
 
     arrays = {"sigma_star": result.sigma_star[config.seed]}
@@ -79,6 +85,7 @@ def run_train(args: argparse.Namespace) -> None:
     # metrics.parquet last: its presence means the directory is complete.
     with atomic_path(out / "metrics.parquet") as tmp:
         result.metrics.to_parquet(tmp, index=False)
+    checkpoint.unlink(missing_ok=True)
 
 
 def _config_from_args(args: argparse.Namespace) -> TrainConfig:

@@ -3,6 +3,8 @@
 The generator descends U, the discriminator ascends it. Every rule sees the game through a
 `GameOracle` for the current step, whose latent batches are fixed for the step; `draws` says how
 many independent latent batches a rule consumes per step (part of each game's random stream).
+A rule that remembers something between steps keeps it in `state` (a dict of per-game tensors
+with a leading games dimension), which the trainer checkpoints with the parameters.
 """
 
 from __future__ import annotations
@@ -23,13 +25,13 @@ class GameOracle(Protocol):
         """argmax_V U(w, V) with the generator moments estimated on latent batch `draw`."""
 
 
-def sgda(oracle: GameOracle, w: torch.Tensor, v: Params, lr_gen: float, lr_disc: float):
+def sgda(oracle: GameOracle, w: torch.Tensor, v: Params, lr_gen: float, lr_disc: float, state: dict):
     """Simultaneous descent-ascent: both players step from the same point."""
     grad_w, grad_v = oracle.grads(w, v)
     return w - lr_gen * grad_w, [p + lr_disc * g for p, g in zip(v, grad_v)]
 
 
-def alt(oracle: GameOracle, w: torch.Tensor, v: Params, lr_gen: float, lr_disc: float):
+def alt(oracle: GameOracle, w: torch.Tensor, v: Params, lr_gen: float, lr_disc: float, state: dict):
     """Alternating: the discriminator steps first, the generator answers the updated one."""
     _, grad_v = oracle.grads(w, v)
     v = [p + lr_disc * g for p, g in zip(v, grad_v)]
@@ -37,7 +39,7 @@ def alt(oracle: GameOracle, w: torch.Tensor, v: Params, lr_gen: float, lr_disc: 
     return w - lr_gen * grad_w, v
 
 
-def bilevel(oracle: GameOracle, w: torch.Tensor, v: Params, lr_gen: float, lr_disc: float):
+def bilevel(oracle: GameOracle, w: torch.Tensor, v: Params, lr_gen: float, lr_disc: float, state: dict):
     """The limit of a fast discriminator: V = V*(W) every step, then a generator step.
 
     V* is estimated on its own latent batch so that the generator's gradient is not biased by

@@ -9,12 +9,14 @@ yardstick runs on the same data. Metrics are recorded at log-spaced checkpoints.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
 import zlib
 from dataclasses import dataclass
 from itertools import product
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -28,6 +30,7 @@ from .config import TrainConfig
 from .dynamics import get_dynamics
 from .estimators import moment_inversion
 from .features import MomentDiscriminator, make_discriminator
+from .provenance import atomic_path, git_revision
 from .targets import sample_target, target_weights
 
 log = logging.getLogger(__name__)
@@ -105,6 +108,16 @@ class GameStreams:
         self._indices = torch.stack(indices, dim=1) if indices else None  # [BLOCK, R, Bd]
         self._block_pos = 0
 
+    def at_block_boundary(self) -> bool:
+        return self._block_pos == RNG_BLOCK
+
+    def generator_states(self) -> list[torch.Tensor]:
+        return [gen.get_state() for gen in self.generators]
+
+    def set_generator_states(self, states: list[torch.Tensor]) -> None:
+        for gen, state in zip(self.generators, states):
+            gen.set_state(state)
+
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self._block_pos == RNG_BLOCK:
             self._refill()
@@ -171,79 +184,167 @@ def _rows(specs, step, final, values, status, wall_s, config) -> list[dict]:
             "n": spec.n, "method": spec.method, "discriminator": spec.discriminator,
             "dynamics": spec.dynamics, "step": step, "final": final,
             **{name: float(values[name][g]) for name in METRIC_COLUMNS},
-            "wall_s": wall_s, "status": status[g],
+            "wall_s": wall_s, "status": str(status[g]),
         }
         for g, spec in enumerate(specs)
     ]
 
 
-def train_group(specs: list[GameSpec], config: TrainConfig, activation: Activation, data: dict[int, torch.Tensor],
-                sigma_star: torch.Tensor, device, dtype, progress: bool) -> tuple[list[dict], torch.Tensor]:
-    """Train games that share one method, batched. Returns metric rows and the final Σ [R, d, d]."""
-    start = time.perf_counter()
-    disc = make_discriminator(specs[0].discriminator, activation, config.penalty)
-    dynamics = get_dynamics(specs[0].dynamics)
-    games, dim = len(specs), config.dim
-    seeds = [spec.seed for spec in specs]
+class GroupRun:
+    """Games that share one method, trained as one batch; resumable at RNG-block boundaries.
 
-    transformed = {seed: disc.data_transform(y).to(dtype) for seed, y in data.items()}
-    if config.data_batch == 0:
-        per_game = [disc.moments(transformed[spec.seed][None, : spec.n]) for spec in specs]
-        real_full = [torch.cat(parts) for parts in zip(*per_game)]
-    else:
-        order = sorted(transformed)
-        stacked = torch.stack([transformed[seed] for seed in order])  # [S, n_max, d]
-        seed_index = torch.tensor([order.index(seed) for seed in seeds], device=device)[:, None]
+    Everything that determines the rest of the run — parameters, the dynamics' own state, the
+    tail average, the divergence mask, each game's generator state and the rows so far — is in
+    `state_dict()`, so a run restored from it continues bit for bit as if never stopped.
+    """
 
-    streams = GameStreams(specs, config, dynamics.draws, device, dtype)
-    w = streams.initial_weights(dim, config.init_scale)
-    v = disc.init_params(games, dim, dtype, device)
-    alive = torch.ones(games, dtype=torch.bool, device=device)
-    sigma_avg = torch.zeros((games, dim, dim), dtype=dtype, device=device)
-    averaged = 0
-    average_start = int(config.average_from * config.steps) if config.averaging == "tail" else config.steps + 1
-    checkpoints = set(metrics.checkpoint_steps(config.steps, config.checkpoints))
+    def __init__(self, specs: list[GameSpec], config: TrainConfig, activation: Activation,
+                 data: dict[int, torch.Tensor], sigma_star: torch.Tensor, device, dtype):
+        self.specs, self.config, self.activation, self.sigma_star = specs, config, activation, sigma_star
+        self.disc = make_discriminator(specs[0].discriminator, activation, config.penalty)
+        self.dynamics = get_dynamics(specs[0].dynamics)
+        self.seeds = [spec.seed for spec in specs]
+        games, dim = len(specs), config.dim
 
-    rows: list[dict] = []
-    bar = tqdm(range(1, config.steps + 1), desc=specs[0].method, disable=not progress, leave=False)
-    for step in bar:
-        latents, indices = streams.next()
-        real = real_full if indices is None else disc.moments(stacked[seed_index, indices])
-        oracle = StepOracle(disc, real, latents)
-        lr_gen = learning_rate(config.lr_gen, step, config)
-        lr_disc = learning_rate(config.lr_disc, step, config)
-        w_new, v_new = dynamics.step(oracle, w, v, lr_gen, lr_disc)
+        transformed = {seed: self.disc.data_transform(y).to(dtype) for seed, y in data.items()}
+        if config.data_batch == 0:
+            per_game = [self.disc.moments(transformed[spec.seed][None, : spec.n]) for spec in specs]
+            self.real_full = [torch.cat(parts) for parts in zip(*per_game)]
+        else:
+            order = sorted(transformed)
+            self.stacked = torch.stack([transformed[seed] for seed in order])  # [S, n_max, d]
+            self.seed_index = torch.tensor([order.index(seed) for seed in self.seeds], device=device)[:, None]
 
-        # A game that leaves the finite range is frozen at zero and reported diverged; the
-        # others are untouched (every operation above is per game).
-        ok = torch.isfinite(w_new).flatten(1).all(1) & (w_new.abs().flatten(1).amax(1) < config.diverge_threshold)
-        for p in v_new:
-            ok &= torch.isfinite(p).flatten(1).all(1)
-        alive &= ok
-        keep = alive[:, None, None]
-        w = torch.where(keep, w_new, torch.zeros_like(w_new))
-        v = [torch.where(alive.view(-1, *[1] * (p.dim() - 1)), p, torch.zeros_like(p)) for p in v_new]
+        self.streams = GameStreams(specs, config, self.dynamics.draws, device, dtype)
+        self.step = 0
+        self.w = self.streams.initial_weights(dim, config.init_scale)
+        self.v = self.disc.init_params(games, dim, dtype, device)
+        self.dyn_state: dict[str, torch.Tensor] = {}
+        self.alive = torch.ones(games, dtype=torch.bool, device=device)
+        self.sigma_avg = torch.zeros((games, dim, dim), dtype=dtype, device=device)
+        self.averaged = 0
+        self.rows: list[dict] = []
+        self.elapsed = 0.0  # seconds of training before this process (a resumed run adds to it)
 
-        sigma = torch.matmul(w, w.transpose(-1, -2))
-        if step >= average_start:
-            averaged += 1
-            sigma_avg += (sigma - sigma_avg) / averaged
-        if step in checkpoints:
-            estimate = sigma_avg if averaged else sigma
-            estimate = torch.where(alive[:, None, None], estimate, torch.full_like(estimate, float("nan")))
-            status = np.where(alive.cpu().numpy(), "ok", "diverged")
-            values = measure(estimate, sigma_star, seeds, config, activation)
-            rows += _rows(specs, step, step == config.steps, values, status, time.perf_counter() - start, config)
-    return rows, estimate
+    def state_dict(self) -> dict:
+        assert self.streams.at_block_boundary(), "state is saved only where no drawn block is pending"
+        return {"step": self.step, "w": self.w, "v": self.v, "dyn_state": self.dyn_state, "alive": self.alive,
+                "sigma_avg": self.sigma_avg, "averaged": self.averaged, "rows": self.rows,
+                "elapsed": self.elapsed, "generators": self.streams.generator_states()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for key in ("step", "w", "v", "dyn_state", "alive", "sigma_avg", "averaged", "rows", "elapsed"):
+            setattr(self, key, state[key])
+        self.streams.set_generator_states(state["generators"])
+
+    def run(self, progress: bool, on_block=None) -> tuple[list[dict], torch.Tensor]:
+        """Train to config.steps; `on_block(self)` is called at each RNG-block boundary (for checkpoints)."""
+        config = self.config
+        resumed_at, started = self.elapsed, time.perf_counter()
+        average_start = int(config.average_from * config.steps) if config.averaging == "tail" else config.steps + 1
+        checkpoints = set(metrics.checkpoint_steps(config.steps, config.checkpoints))
+        bar = tqdm(total=config.steps, initial=self.step, desc=self.specs[0].method, disable=not progress, leave=False)
+        while self.step < config.steps:
+            self.step += 1
+            step = self.step
+            latents, indices = self.streams.next()
+            real = self.real_full if indices is None else self.disc.moments(self.stacked[self.seed_index, indices])
+            oracle = StepOracle(self.disc, real, latents)
+            lr_gen = learning_rate(config.lr_gen, step, config)
+            lr_disc = learning_rate(config.lr_disc, step, config)
+            w_new, v_new = self.dynamics.step(oracle, self.w, self.v, lr_gen, lr_disc, self.dyn_state)
+
+            # A game that leaves the finite range is frozen at zero and reported diverged; the
+            # others are untouched (every operation above is per game).
+            ok = torch.isfinite(w_new).flatten(1).all(1) & (w_new.abs().flatten(1).amax(1) < config.diverge_threshold)
+            for p in v_new:
+                ok &= torch.isfinite(p).flatten(1).all(1)
+            self.alive &= ok
+            self.w = _where_alive(self.alive, w_new)
+            self.v = [_where_alive(self.alive, p) for p in v_new]
+            self.dyn_state = {k: _where_alive(self.alive, t) for k, t in self.dyn_state.items()}
+
+            sigma = torch.matmul(self.w, self.w.transpose(-1, -2))
+            if step >= average_start:
+                self.averaged += 1
+                self.sigma_avg += (sigma - self.sigma_avg) / self.averaged
+            self.elapsed = resumed_at + time.perf_counter() - started
+            if step in checkpoints:
+                estimate = self.estimate(sigma)
+                status = ["ok" if a else "diverged" for a in self.alive.tolist()]
+                values = measure(estimate, self.sigma_star, self.seeds, config, self.activation)
+                self.rows += _rows(self.specs, step, step == config.steps, values, status, self.elapsed, config)
+            bar.update()
+            if on_block is not None and self.streams.at_block_boundary():
+                on_block(self)
+        bar.close()
+        return self.rows, self.estimate(torch.matmul(self.w, self.w.transpose(-1, -2)))
+
+    def estimate(self, sigma: torch.Tensor) -> torch.Tensor:
+        """The current Σ estimate per game: the tail average once it has started; NaN if diverged."""
+        estimate = self.sigma_avg if self.averaged else sigma
+        return torch.where(self.alive[:, None, None], estimate, torch.full_like(estimate, float("nan")))
 
 
-def train(config: TrainConfig, seeds: Sequence[int] | None = None, progress: bool | None = None) -> TrainResult:
-    """Run the yardstick and every configured method on every (seed, n); seeds default to config.seed."""
+def _where_alive(alive: torch.Tensor, tensor: torch.Tensor) -> torch.Tensor:
+    return torch.where(alive.view(-1, *[1] * (tensor.dim() - 1)), tensor, torch.zeros_like(tensor))
+
+
+class Checkpoint:
+    """A training job's resumable state on disk: finished groups and the one in progress.
+
+    Saved atomically every `every` seconds (at RNG-block boundaries), keyed by a fingerprint of
+    the config, seeds and code revision: a checkpoint from any other run is ignored, not mixed in.
+    """
+
+    def __init__(self, path: Path, fingerprint: str, every: float):
+        self.path, self.fingerprint, self.every = Path(path), fingerprint, every
+        self.finished: dict[str, dict] = {}
+        self.current: dict | None = None
+        self._last_save = time.monotonic()
+        if self.path.exists():
+            saved = torch.load(self.path, map_location="cpu", weights_only=True)
+            if saved.get("fingerprint") == fingerprint:
+                self.finished, self.current = saved["finished"], saved["current"]
+                log.info("resuming from %s (%d groups done)", self.path, len(self.finished))
+            else:
+                log.warning("ignoring %s: it belongs to another configuration", self.path)
+
+    def save(self) -> None:
+        with atomic_path(self.path) as tmp:
+            torch.save({"fingerprint": self.fingerprint, "finished": self.finished, "current": self.current}, tmp)
+        self._last_save = time.monotonic()
+
+    def on_block(self, method: str):
+        def save_if_due(run: GroupRun) -> None:
+            if time.monotonic() - self._last_save >= self.every:
+                self.current = {"method": method, "state": run.state_dict()}
+                self.save()
+        return save_if_due
+
+    def finish_group(self, method: str, rows: list[dict], final: torch.Tensor) -> None:
+        self.finished[method] = {"rows": rows, "final": final.cpu()}
+        self.current = None
+        self.save()
+
+
+def fingerprint(config: TrainConfig, seeds: Sequence[int]) -> str:
+    return json.dumps({"config": config.to_dict(), "seeds": list(seeds), "revision": git_revision()}, sort_keys=True)
+
+
+def train(config: TrainConfig, seeds: Sequence[int] | None = None, progress: bool | None = None,
+          checkpoint: str | Path | None = None, checkpoint_every: float = 60.0) -> TrainResult:
+    """Run the yardstick and every configured method on every (seed, n); seeds default to config.seed.
+
+    With `checkpoint`, the run saves its state there every `checkpoint_every` seconds and, if the
+    file already holds a matching run, resumes from it; the result equals an uninterrupted run.
+    """
     seeds = list(seeds) if seeds is not None else [config.seed]
     progress = sys.stderr.isatty() if progress is None else progress
     device = resolve_device(config.device)
     dtype = getattr(torch, config.dtype)
     activation = get_activation(config.activation, config.leaky_slope)
+    saved = Checkpoint(checkpoint, fingerprint(config, seeds), checkpoint_every) if checkpoint else None
     n_max = max(config.samples)
 
     data, star = {}, {}
@@ -268,12 +369,33 @@ def train(config: TrainConfig, seeds: Sequence[int] | None = None, progress: boo
 
     for disc_name, dyn_name in product(config.discriminators, config.dynamics):
         specs = [GameSpec(seed, n, disc_name, dyn_name) for seed in seeds for n in config.samples]
-        log.info("training %d games of %s (d=%d, %s) on %s", len(specs), specs[0].method, config.dim,
-                 config.activation, device)
-        sigma_star = torch.stack([torch.as_tensor(star[spec.seed], device=device, dtype=dtype) for spec in specs])
-        group_rows, final = train_group(specs, config, activation, data, sigma_star, device, dtype, progress)
+        method = specs[0].method
+        if saved is not None and method in saved.finished:
+            group_rows, final = saved.finished[method]["rows"], saved.finished[method]["final"]
+        else:
+            log.info("training %d games of %s (d=%d, %s) on %s", len(specs), method, config.dim,
+                     config.activation, device)
+            sigma_star = torch.stack([torch.as_tensor(star[spec.seed], device=device, dtype=dtype) for spec in specs])
+            run = GroupRun(specs, config, activation, data, sigma_star, device, dtype)
+            if saved is not None and saved.current is not None and saved.current["method"] == method:
+                run.load_state_dict(_to_device(saved.current["state"], device))
+                log.info("%s: resuming at step %d of %d", method, run.step, config.steps)
+            group_rows, final = run.run(progress, on_block=saved.on_block(method) if saved else None)
+            if saved is not None:
+                saved.finish_group(method, group_rows, final)
         rows += group_rows
         for spec, sigma in zip(specs, final.cpu().numpy()):
             sigmas[(spec.seed, spec.method, spec.n)] = sigma
 
     return TrainResult(pd.DataFrame(rows), star, sigmas, str(device))
+
+
+def _to_device(state, device):
+    """Move a saved state's tensors to the training device; generator states stay on the CPU."""
+    if isinstance(state, torch.Tensor):
+        return state.to(device)
+    if isinstance(state, dict):
+        return {k: (v if k == "generators" else _to_device(v, device)) for k, v in state.items()}
+    if isinstance(state, list):
+        return [_to_device(v, device) for v in state]
+    return state
