@@ -27,8 +27,8 @@ from scipy.special import ndtr
 EIG_FLOOR = 1e-30
 # Monte Carlo chunks: at most CHUNK_ROWS draws and CHUNK_ELEMENTS normals ([rows, d] float64,
 # ≤ 32 MiB) at a time. The chunk size depends on d only, never on R (batch invariance); CHUNK_ROWS
-# stays below torch's parallel grain size (32768), so every per-game kernel runs single-threaded
-# and a game's numbers do not depend on the thread count either.
+# stays below torch's parallel grain size (32768), so torch never splits a game's reductions across
+# threads and their summation order does not depend on the thread count.
 CHUNK_ROWS = 2**14
 CHUNK_ELEMENTS = 2**22
 
@@ -63,7 +63,8 @@ def _inv_sqrt(sigma_star: torch.Tensor) -> torch.Tensor:
 
 
 def whitened_eigvals(sigma: torch.Tensor, sigma_star: torch.Tensor) -> torch.Tensor:
-    """Eigenvalues (ascending) of Σ*^{-1/2} Σ Σ*^{-1/2}, shape [R, d]; NaN rows for non-finite Σ.
+    """Eigenvalues (ascending) of Σ*^{-1/2} Σ Σ*^{-1/2}, shape [R, d]; NaN rows for non-finite Σ
+    (or a Σ so large that the whitened matrix overflows).
 
     When a game's Σ equals Σ* exactly, its eigenvalues are exactly 1 (the distributions are equal).
     """
@@ -80,7 +81,8 @@ def whitened_eigvals(sigma: torch.Tensor, sigma_star: torch.Tensor) -> torch.Ten
             continue
         a = shared if shared is not None else _inv_sqrt(s_star)
         m = a @ s @ a
-        out[g] = torch.linalg.eigvalsh(0.5 * (m + m.T))
+        if bool(torch.isfinite(m).all()):  # an overflowing (diverged) game stays NaN
+            out[g] = torch.linalg.eigvalsh(0.5 * (m + m.T))
     return out
 
 
