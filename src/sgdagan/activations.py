@@ -42,12 +42,22 @@ class Activation:
     pair_moment: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
     def in_region(self, y: torch.Tensor) -> torch.Tensor:
-        lo, hi = self.region
-        return (y > lo) & (y < hi)
+        return _in_interval(y, self.region)
 
     def in_preimage(self, t: torch.Tensor) -> torch.Tensor:
-        lo, hi = self.preimage
-        return (t > lo) & (t < hi)
+        return _in_interval(t, self.preimage)
+
+
+def _in_interval(x: torch.Tensor, interval: tuple[float, float]) -> torch.Tensor:
+    """x in the open interval, comparing only finite ends (this sits on the training hot path)."""
+    lo, hi = interval
+    if lo == -math.inf and hi == math.inf:
+        return torch.ones_like(x, dtype=torch.bool)
+    if hi == math.inf:
+        return x > lo
+    if lo == -math.inf:
+        return x < hi
+    return (x > lo) & (x < hi)
 
 
 def piecewise_linear_pair_moment(a, b, c, neg_slope: float, pos_slope: float = 1.0):
