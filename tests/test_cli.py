@@ -32,10 +32,10 @@ def tiny_run(tmp_path_factory):
 def test_metrics_table_has_one_row_per_n_method_checkpoint(tiny_run):
     df = pd.read_parquet(tiny_run / "metrics.parquet")
     assert REQUIRED_COLUMNS <= set(df.columns)
-    methods = {"moment_inversion", "sgda/quadratic", "sgda/truncated", "alt/quadratic", "alt/truncated"}
-    assert set(df.method) == methods
+    methods = {"moment_inversion", "wds", "sgda/quadratic", "sgda/truncated", "alt/quadratic", "alt/truncated"}
+    assert set(df.method) == methods  # wds: the Wu–Dimakis–Sanghavi baseline, for relu only
     assert not df.duplicated(["n", "method", "step"]).any()
-    games = df[df.method != "moment_inversion"]
+    games = df[~df.method.isin(["moment_inversion", "wds"])]
     assert games.groupby(["n", "method"]).step.max().eq(40).all()
     assert games.groupby(["n", "method"]).final.sum().eq(1).all()
     assert (df.activation == "relu").all() and (df.dim == 3).all() and (df.seed == 4).all() and (df.kappa == 2.0).all()
@@ -46,8 +46,9 @@ def test_sigma_npz_holds_target_and_every_final_estimate(tiny_run):
     with np.load(tiny_run / "sigma.npz") as npz:
         keys = set(npz.files)
         sigma_star = npz["sigma_star"]
-    expected = {"sigma_star"} | {f"{m}/n{n}" for m in ("moment_inversion", "sgda/quadratic", "sgda/truncated",
-                                                       "alt/quadratic", "alt/truncated") for n in (200, 800)}
+    expected = {"sigma_star"} | {f"{m}/n{n}" for m in ("moment_inversion", "wds", "sgda/quadratic",
+                                                       "sgda/truncated", "alt/quadratic", "alt/truncated")
+                                 for n in (200, 800)}
     assert keys == expected
     assert np.linalg.cond(sigma_star) == pytest.approx(2.0)  # κ from --config
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import yaml
 
 from .activations import ACTIVATIONS
-from .dynamics import DYNAMICS_REGISTRY
-from .features import DISCRIMINATORS
+from .dynamics import CO_GAMMA, DYNAMICS_REGISTRY, PM_GAMMA
+from .features import DISCRIMINATORS, MLP_LOSSES
 
 LR_SCHEDULES = ("constant", "inverse_time")
 AVERAGING = ("none", "tail")
@@ -49,6 +49,12 @@ class TrainConfig:
     device: str = "auto"  # auto = cuda when available, else cpu
     dtype: str = "float64"
     diverge_threshold: float = 1e6  # |W| entries beyond this mark a game diverged
+    mlp_hidden: int = 32  # hidden width h of the mlp discriminator (one leaky-ReLU layer)
+    mlp_loss: str = "nonsaturating"  # the mlp's GAN loss: nonsaturating (Goodfellow) or wgan_gp (Gulrajani)
+    mlp_gp_weight: float = 10.0  # γ of the WGAN-GP gradient penalty (mlp_loss = wgan_gp only)
+    # Settings of single dynamics (dynamics.py; ttur's time scale τ is lr_decay, see dynamics.ttur).
+    co_gamma: float = CO_GAMMA  # co: weight γ of ‖ξ‖² (GDA on U ± (γ/2)‖ξ‖², ξ = (∇_W U, −∇_V U))
+    pm_gamma: float = PM_GAMMA  # pm: full step as a multiple of the prediction step (γη_W, γη_V); 1 = eg
 
     @classmethod
     def from_sources(cls, yaml_path: str | Path | None = None, **overrides) -> "TrainConfig":
@@ -111,6 +117,21 @@ class TrainConfig:
             raise ConfigError(f"average_from: must be in [0, 1), got {self.average_from}")
         if not 0.0 < self.leaky_slope < 1.0:
             raise ConfigError(f"leaky_slope: must be in (0, 1), got {self.leaky_slope}")
+        for name in ("co_gamma", "pm_gamma"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name}: must be > 0, got {getattr(self, name)}")
+        _choices("mlp_loss", [self.mlp_loss], MLP_LOSSES)
+        if self.mlp_hidden < 1:
+            raise ConfigError(f"mlp_hidden: must be >= 1, got {self.mlp_hidden}")
+        if not self.mlp_gp_weight > 0:
+            raise ConfigError(f"mlp_gp_weight: must be > 0, got {self.mlp_gp_weight}")
+        if "mlp" in self.discriminators:
+            # The mlp sees samples, not moments: a per-step real minibatch of fixed size is needed.
+            if self.data_batch == 0:
+                raise ConfigError("data_batch: the mlp discriminator needs real minibatches (data_batch > 0)")
+            # No closed-form best response: the mlp is not a bilevel design.
+            if "bilevel" in self.dynamics:
+                raise ConfigError("dynamics: bilevel needs a closed-form best response; the mlp discriminator has none")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -13,17 +13,30 @@ Families:
   truncated  on the region where φ is invertible, u = φ⁻¹(y) (0 outside); on the generator side
              u = Wx exactly where Wx maps into that region. This is the project's reading of the
              truncated-statistics design in the paper's abstract, not a transcription of it.
+  mlp        not linear in features: a one-hidden-layer neural discriminator trained with the usual
+             GAN loss (non-saturating, or WGAN-GP) — the practitioners' baseline (MLPDiscriminator).
+             It is NOT a bilevel design: no penalty makes the inner problem concave, there is no
+             closed-form best response, and nothing guarantees convergence. It is also not zero-sum:
+             the generator descends `generator_loss`, the discriminator ascends `payoff`.
+
+Every discriminator has `zero_sum`: True when the generator's loss is U itself (the trainer may
+then take ∇_W U and ∇_V U in one backward pass), False when the generator descends
+`generator_loss(params, fake)` instead.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import ClassVar, Sequence, Union
 
 import torch
 
 from .activations import Activation
 
-DISCRIMINATORS = ("linear", "quadratic", "truncated")
+DISCRIMINATORS = ("linear", "quadratic", "truncated", "mlp")
+MLP_LOSSES = ("nonsaturating", "wgan_gp")
+_ALIGN_BYTES = 64  # the mlp pads its widths to multiples of this many bytes (see MLPDiscriminator.logits)
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,8 @@ class MomentDiscriminator:
     penalty: float
     second_moments: bool
     truncated: bool
+
+    zero_sum: ClassVar[bool] = True  # the generator descends U itself
 
     def data_transform(self, y: torch.Tensor) -> torch.Tensor:
         """Per-sample u for real data y (any leading shape, last dim d)."""
@@ -47,6 +62,8 @@ class MomentDiscriminator:
         """Per-sample u for generator pre-activations z = Wx; differentiable in z."""
         if not self.truncated:
             return self.activation.forward(z)
+        if self.activation.preimage == (-math.inf, math.inf):
+            return z  # injective on all of ℝ: nothing is truncated
         return torch.where(self.activation.in_preimage(z), z, torch.zeros_like(z))
 
     def moments(self, u: torch.Tensor) -> list[torch.Tensor]:
@@ -54,9 +71,11 @@ class MomentDiscriminator:
         first = u.mean(dim=-2)
         if not self.second_moments:
             return [first]
-        return [first, torch.matmul(u.transpose(-1, -2), u) / u.shape[-2]]
+        return [first, game_matmul(u.transpose(-1, -2), u) / u.shape[-2]]
 
-    def init_params(self, games: int, dim: int, dtype: torch.dtype, device: torch.device) -> list[torch.Tensor]:
+    def init_params(self, games: int, dim: int, dtype: torch.dtype, device: torch.device,
+                    generators: Sequence[torch.Generator] | None = None) -> list[torch.Tensor]:
+        """V = 0 for every game; `generators` is accepted for a uniform interface and never drawn from."""
         shapes = [(games, dim), (games, dim, dim)][: 2 if self.second_moments else 1]
         return [torch.zeros(shape, dtype=dtype, device=device) for shape in shapes]
 
@@ -68,8 +87,204 @@ class MomentDiscriminator:
             total = total + inner.sum(dim=1)
         return total
 
+    def generator_loss(self, params: list[torch.Tensor], fake: list[torch.Tensor]) -> torch.Tensor:
+        """The W-dependent part of U, −Σ_k ⟨V_k, m_k(G_W)⟩, per game [R]: ∇_W of it is ∇_W U."""
+        total = 0.0
+        for v, m_fake in zip(params, fake):
+            total = total - (v * m_fake).flatten(1).sum(dim=1)
+        return total
+
     def best_response(self, real: list[torch.Tensor], fake: list[torch.Tensor]) -> list[torch.Tensor]:
         return [(m_real - m_fake) / self.penalty for m_real, m_fake in zip(real, fake)]
+
+
+@dataclass(frozen=True)
+class MLPDiscriminator:
+    """A small neural discriminator, batched over R independent games — the practitioners' baseline.
+
+    f_V(y) = w₂ᵀ leaky_relu(W₁ y + b₁) + b₂, V = [W₁ [R, h, d], b₁ [R, h], w₂ [R, 1, h], b₂ [R, 1]].
+    Every operation is a batched matmul, elementwise, or a reduction along a game's own axis,
+    laid out so that a game's numbers do not depend on which other games share the batch
+    (bitwise, on the CPU; see `logits`).
+
+    Losses (both not zero-sum, so `zero_sum` is False: ∇_W comes from `generator_loss`, ∇_V from
+    `payoff`):
+      nonsaturating  D = sigmoid(f). The discriminator ascends U = E log D(real) + E log(1 − D(fake));
+                     the generator descends −E log D(fake) (Goodfellow et al. 2014's non-saturating
+                     heuristic), not U — so the pair is not a zero-sum game.
+      wgan_gp        critic f. U = E f(real) − E f(fake) − γ E (‖∇f(ŷ)‖ − 1)² at interpolates
+                     ŷ = ε·real + (1 − ε)·fake (Gulrajani et al. 2017); the generator descends
+                     −E f(fake), i.e. U without the penalty (the penalty is the critic's regulariser
+                     and is not differentiated for the generator, as in the reference code).
+                     The interpolation weights are the fixed stratified grid ε_k = (k + ½)/m over the
+                     first m = min(B_real, B_fake) pairs, not ε ~ U(0, 1): real and fake samples are
+                     already random and independent, so the interpolates are still a (stratified)
+                     sample of the usual distribution, and U stays a deterministic function of
+                     (params, real, fake) that needs no random stream of its own.
+
+    This is NOT a bilevel design: U is not concave in V, there is no closed-form best response
+    (`best_response` raises), and nothing guarantees that SGDA converges or that the generator
+    reaches the target. The per-step "statistics" of a batch are its samples themselves
+    (`moments(u) = [u]`, [R, B, d]), so the trainer must use real minibatches (data_batch > 0).
+    Its parameters start at random (PyTorch's nn.Linear rule, U(±1/√fan_in)), drawn from each
+    game's own torch.Generator: `init_params(..., generators=[one per game])`.
+    """
+
+    name: str
+    activation: Activation
+    hidden: int = 32
+    loss: str = "nonsaturating"
+    gp_weight: float = 10.0
+    slope: float = 0.2  # negative slope of the hidden layer's leaky ReLU
+
+    zero_sum: ClassVar[bool] = False
+
+    def __post_init__(self):
+        if self.loss not in MLP_LOSSES:
+            raise ValueError(f"unknown mlp loss {self.loss!r}; choose one of {', '.join(MLP_LOSSES)}")
+        if self.hidden < 1:
+            raise ValueError(f"mlp hidden width must be >= 1, got {self.hidden}")
+
+    def data_transform(self, y: torch.Tensor) -> torch.Tensor:
+        return y
+
+    def generator_transform(self, z: torch.Tensor) -> torch.Tensor:
+        """Fake samples φ(z) from pre-activations z = Wx; differentiable in z."""
+        return self.activation.forward(z)
+
+    def moments(self, u: torch.Tensor) -> list[torch.Tensor]:
+        """The batch itself, [R, B, d]: the discriminator sees samples, not summary statistics."""
+        return [u]
+
+    def init_params(self, games: int, dim: int, dtype: torch.dtype, device: torch.device,
+                    generators: Sequence[torch.Generator] | None = None) -> list[torch.Tensor]:
+        """W₁, b₁ ~ U(±1/√d), w₂, b₂ ~ U(±1/√h), drawn in that order from each game's generator."""
+        if generators is None or len(generators) != games:
+            raise ValueError(
+                f"the mlp discriminator starts at random: pass one torch.Generator per game "
+                f"(generators=..., {games} expected, got {None if generators is None else len(generators)})")
+        shapes = [((self.hidden, dim), dim), ((self.hidden,), dim), ((1, self.hidden), self.hidden),
+                  ((1,), self.hidden)]
+        params = []
+        for shape, fan_in in shapes:
+            bound = 1.0 / math.sqrt(fan_in)
+            draws = [torch.rand(shape, generator=g, dtype=dtype, device=device) for g in generators]
+            params.append((torch.stack(draws) * 2.0 - 1.0) * bound)
+        return params
+
+    def logits(self, params: list[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+        """f_V(y) per sample: y [R, B, d] → [R, B].
+
+        Computed as two batched matmuls on augmented, zero-padded operands: y ↦ [y, 1, 0…]
+        [R, B_e, d_e] (zero rows appended), W₁ ↦ [[W₁, b₁, 0…]; 0…] [R, h_e, d_e], hidden ↦
+        [σ(·), 1, 0…] [R, B_e, h_e], w₂ ↦ [[w₂, b₂, 0…]; 0…] [R, a, h_e], where a = 64 bytes in
+        elements (8 for float64) and B_e, d_e, h_e are the next multiples of a after B, d + 1,
+        h + 1. Padded entries contribute exact zeros, and the biases become matmul columns.
+        The reason is bitwise batch invariance on the CPU. Measured with torch 2.13 / MKL: a
+        batched matmul rounds differently when a game's output slab starts 16-byte-misaligned
+        (a [R, k, d] output with k·d odd), a width-1 matmul takes another path for one game
+        than for several, float32 matmuls depend on odd row counts, and autograd's reduction
+        over the samples of a broadcast bias can change order with the number of games. With
+        this layout every slab is a multiple of 64 bytes and every reduction over samples,
+        forward and backward (the gradient penalty's double backward included), is a matmul;
+        tests/test_mlp_discriminator.py checks a game alone against the same game in a batch.
+        """
+        w1, b1, w2, b2 = params
+        games, batch, dim = y.shape
+        hidden_width = w1.shape[-2]
+        align = _align(y)
+        d_e, h_e = _round_up(dim + 1, align), _round_up(hidden_width + 1, align)
+        ones = torch.ones((games, batch, 1), dtype=y.dtype, device=y.device)
+        y_aug = torch.cat([y, ones, y.new_zeros((games, batch, d_e - dim - 1))], dim=-1)
+        y_aug = torch.nn.functional.pad(y_aug, (0, 0, 0, _round_up(batch, align) - batch))  # zero sample rows
+        w1_aug = torch.cat([w1, b1.unsqueeze(-1)], dim=-1)  # [R, h, d + 1]
+        w1_aug = torch.nn.functional.pad(w1_aug, (0, d_e - dim - 1, 0, h_e - hidden_width))
+        hidden = torch.nn.functional.leaky_relu(torch.matmul(y_aug, w1_aug.transpose(1, 2)), self.slope)
+        # The padded hidden units are exactly 0, so adding e_h sets unit h to exactly 1 (the bias unit).
+        bias_unit = torch.zeros(h_e, dtype=y.dtype, device=y.device)
+        bias_unit[hidden_width] = 1.0
+        hidden = hidden + bias_unit
+        w2_aug = torch.cat([w2, b2.unsqueeze(-1)], dim=-1)  # [R, 1, h + 1]
+        w2_aug = torch.nn.functional.pad(w2_aug, (0, h_e - hidden_width - 1, 0, align - 1))
+        return torch.matmul(hidden, w2_aug.transpose(1, 2))[:, :batch, 0]
+
+    def payoff(self, params: list[torch.Tensor], real: list[torch.Tensor], fake: list[torch.Tensor]) -> torch.Tensor:
+        """The discriminator's objective U per game, [R] (the discriminator ascends it)."""
+        (real,), (fake,) = real, fake
+        f_real, f_fake = self.logits(params, real), self.logits(params, fake)
+        if self.loss == "nonsaturating":
+            # log D = −softplus(−f), log(1 − D) = −softplus(f): stable for any logit.
+            return -_softplus(-f_real).mean(1) - _softplus(f_fake).mean(1)
+        return f_real.mean(1) - f_fake.mean(1) - self.gp_weight * self.gradient_penalty(params, real, fake)
+
+    def generator_loss(self, params: list[torch.Tensor], fake: list[torch.Tensor]) -> torch.Tensor:
+        """The generator's loss per game, [R] (it descends this, not U): −E log D(fake) or −E f(fake)."""
+        (fake,) = fake
+        f_fake = self.logits(params, fake)
+        if self.loss == "nonsaturating":
+            return _softplus(-f_fake).mean(1)
+        return -f_fake.mean(1)
+
+    def gradient_penalty(self, params: list[torch.Tensor], real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """E (‖∇_y f(ŷ)‖ − 1)² per game [R], at the stratified interpolates (differentiable in V)."""
+        m = min(real.shape[1], fake.shape[1])
+        eps = (torch.arange(m, dtype=real.dtype, device=real.device) + 0.5) / m
+        with torch.enable_grad():
+            point = eps[:, None] * real[:, :m] + (1.0 - eps[:, None]) * fake[:, :m]
+            if not point.requires_grad:
+                point = point.detach().requires_grad_(True)
+            # Each sample's logit depends on that sample only, so ∇ of the sum is per sample.
+            (grad,) = torch.autograd.grad(self.logits(params, point).sum(), point, create_graph=True)
+        return ((torch.linalg.vector_norm(grad, dim=-1) - 1.0) ** 2).mean(1)
+
+    def best_response(self, real, fake):
+        raise NotImplementedError(
+            "the mlp discriminator has no closed-form best response (it is not a bilevel design); "
+            "use the sgda or alt dynamics, not bilevel")
+
+
+Discriminator = Union[MomentDiscriminator, MLPDiscriminator]
+
+
+def game_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a @ b over a leading games dimension, bit for bit independent of how many games share it.
+
+    CPU BLAS rounds a product differently when a game's block starts misaligned, which happens
+    for [R, d, d] blocks with d odd: the rows of `a` and the columns of `b` are zero-padded to
+    multiples of 64 bytes, so every game's block of the product — and of both gradients autograd
+    forms from it — starts aligned, whatever R is. Padding only adds exact zeros.
+    """
+    align = _align(a)
+    rows, cols = a.shape[-2], b.shape[-1]
+    pad_rows, pad_cols = -rows % align, -cols % align
+    if not pad_rows and not pad_cols:
+        return torch.matmul(a, b)
+    a = torch.nn.functional.pad(a, (0, 0, 0, pad_rows))
+    b = torch.nn.functional.pad(b, (0, pad_cols))
+    return torch.matmul(a, b)[..., :rows, :cols]
+
+
+def _align(x: torch.Tensor) -> int:
+    """Elements per 64 bytes (8 for float64, 16 for float32)."""
+    return max(1, _ALIGN_BYTES // x.element_size())
+
+
+def _round_up(size: int, multiple: int) -> int:
+    return -(-size // multiple) * multiple
+
+
+def _softplus(x: torch.Tensor) -> torch.Tensor:
+    """softplus of [R, B] per game, with each game's row zero-padded to a multiple of 128 bytes.
+
+    CPU elementwise kernels evaluate exp/log1p with SIMD on whole vector blocks and with scalar
+    libm on the remainder, and the two differ in the last bit: without the padding, whether a
+    game's sample lands in a block or in the remainder would depend on how many games share the
+    tensor.
+    """
+    pad = -x.shape[-1] % (2 * _align(x))
+    if not pad:
+        return torch.nn.functional.softplus(x)
+    return torch.nn.functional.softplus(torch.nn.functional.pad(x, (0, pad)))[..., : x.shape[-1]]
 
 
 def _inside_point(activation: Activation) -> float:
@@ -81,7 +296,11 @@ def _inside_point(activation: Activation) -> float:
     return 0.0
 
 
-def make_discriminator(name: str, activation: Activation, penalty: float) -> MomentDiscriminator:
+def make_discriminator(name: str, activation: Activation, penalty: float, *, mlp_hidden: int = 32,
+                       mlp_loss: str = "nonsaturating", mlp_gp_weight: float = 10.0) -> Discriminator:
+    """The named family; `penalty` is λ of the moment families, the mlp_* settings are the mlp's."""
+    if name == "mlp":
+        return MLPDiscriminator(name, activation, hidden=mlp_hidden, loss=mlp_loss, gp_weight=mlp_gp_weight)
     if name == "linear":
         return MomentDiscriminator(name, activation, penalty, second_moments=False, truncated=False)
     if name == "quadratic":

@@ -1,9 +1,9 @@
 """Batched training: R independent GANs — every sample size, seed and method — as one set of tensors.
 
 A game is (seed, n, discriminator, dynamics). Its target and data depend on the seed alone
-(targets.py); its initialisation, latent draws and minibatch indices come from its own
-torch.Generator keyed by (seed, n, method), drawn in fixed-size blocks, so a game's numbers are
-the same whether it trains alone or beside others. Games sharing a method train together; the
+(targets.py) and its initial W on (seed, n), shared by all methods; its latent draws and minibatch
+indices come from its own torch.Generator keyed by (seed, n, method), drawn in fixed-size blocks,
+so a game's numbers are the same whether it trains alone or beside others. Games sharing a method train together; the
 yardstick runs on the same data. Metrics are recorded at log-spaced checkpoints.
 """
 
@@ -28,14 +28,15 @@ from . import metrics
 from .activations import Activation, get_activation
 from .config import TrainConfig
 from .dynamics import get_dynamics
-from .estimators import moment_inversion
-from .features import MomentDiscriminator, make_discriminator
+from .estimators import moment_inversion, wds
+from .features import Discriminator, game_matmul, make_discriminator
 from .provenance import atomic_path, git_revision
 from .targets import sample_target, target_weights
 
 log = logging.getLogger(__name__)
 
 GAME_STREAM = 2
+INIT_STREAM = "init"  # in place of a method name: W_0 is shared by all methods of a (seed, n)
 # Steps of random draws generated at once per game: amortises the per-generator call overhead.
 # Fixed, so that a game's stream never depends on the batch it trains in.
 RNG_BLOCK = 16
@@ -92,10 +93,16 @@ class GameStreams:
         self.device, self.dtype = device, dtype
         self._block_pos = RNG_BLOCK
 
-    def initial_weights(self, dim: int, scale: float) -> torch.Tensor:
-        return torch.stack([
-            torch.randn((dim, dim), generator=g, device=self.device, dtype=self.dtype) for g in self.generators
-        ]) * (scale / dim**0.5)
+    def initial_weights(self, specs: Sequence[GameSpec], scale: float) -> torch.Tensor:
+        """W_0 from (seed, n) alone: every method of a cell starts from the same point, so method
+        comparisons are not confounded by initialisation (common random numbers)."""
+        dim = self.shape[-1]
+        weights = []
+        for spec in specs:
+            gen = torch.Generator(device=self.device)
+            gen.manual_seed(game_seed(spec.seed, spec.n, INIT_STREAM))
+            weights.append(torch.randn((dim, dim), generator=gen, device=self.device, dtype=self.dtype))
+        return torch.stack(weights) * (scale / dim**0.5)
 
     def _refill(self) -> None:
         latents, indices = [], []
@@ -129,20 +136,30 @@ class GameStreams:
 class StepOracle:
     """The game at one step: fixed real-side moments and latent batches, gradients by autograd."""
 
-    def __init__(self, disc: MomentDiscriminator, real: list[torch.Tensor], latents: torch.Tensor):
+    def __init__(self, disc: Discriminator, real: list[torch.Tensor], latents: torch.Tensor):
         self.disc, self.real, self.latents = disc, real, latents
 
     def _fake_moments(self, w: torch.Tensor, draw: int) -> list[torch.Tensor]:
-        z = torch.matmul(self.latents[:, draw], w.transpose(-1, -2))
+        z = game_matmul(self.latents[:, draw], w.transpose(-1, -2))
         return self.disc.moments(self.disc.generator_transform(z))
 
-    def grads(self, w, v, draw: int = 0):
+    def grads(self, w, v, draw: int = 0, create_graph: bool = False):
+        """(∇_W L_gen, ∇_V U): the generator's loss L_gen is U itself for a zero-sum discriminator,
+        `disc.generator_loss` otherwise (the mlp's non-saturating loss). With `create_graph`,
+        differentiable in the caller's w, v (which then must require grad) — for rules that
+        differentiate the field itself (consensus optimisation)."""
         with torch.enable_grad():
-            w = w.detach().requires_grad_(True)
-            v = [p.detach().requires_grad_(True) for p in v]
-            payoff = self.disc.payoff(v, self.real, self._fake_moments(w, draw))
-            grads = torch.autograd.grad(payoff.sum(), [w, *v])
-        return grads[0], list(grads[1:])
+            if not create_graph:
+                w = w.detach().requires_grad_(True)
+                v = [p.detach().requires_grad_(True) for p in v]
+            fake = self._fake_moments(w, draw)
+            payoff = self.disc.payoff(v, self.real, fake)
+            if self.disc.zero_sum:
+                grads = torch.autograd.grad(payoff.sum(), [w, *v], create_graph=create_graph)
+                return grads[0], list(grads[1:])
+            grad_v = torch.autograd.grad(payoff.sum(), v, retain_graph=True, create_graph=create_graph)
+            (grad_w,) = torch.autograd.grad(self.disc.generator_loss(v, fake).sum(), w, create_graph=create_graph)
+        return grad_w, list(grad_v)
 
     def best_response(self, w, draw: int = 0):
         return self.disc.best_response(self.real, self._fake_moments(w, draw))
@@ -201,8 +218,10 @@ class GroupRun:
     def __init__(self, specs: list[GameSpec], config: TrainConfig, activation: Activation,
                  data: dict[int, torch.Tensor], sigma_star: torch.Tensor, device, dtype):
         self.specs, self.config, self.activation, self.sigma_star = specs, config, activation, sigma_star
-        self.disc = make_discriminator(specs[0].discriminator, activation, config.penalty)
-        self.dynamics = get_dynamics(specs[0].dynamics)
+        self.disc = make_discriminator(specs[0].discriminator, activation, config.penalty,
+                                       mlp_hidden=config.mlp_hidden, mlp_loss=config.mlp_loss,
+                                       mlp_gp_weight=config.mlp_gp_weight)
+        self.dynamics = get_dynamics(specs[0].dynamics, config)
         self.seeds = [spec.seed for spec in specs]
         games, dim = len(specs), config.dim
 
@@ -217,8 +236,9 @@ class GroupRun:
 
         self.streams = GameStreams(specs, config, self.dynamics.draws, device, dtype)
         self.step = 0
-        self.w = self.streams.initial_weights(dim, config.init_scale)
-        self.v = self.disc.init_params(games, dim, dtype, device)
+        self.w = self.streams.initial_weights(specs, config.init_scale)
+        # The mlp draws its V_0 from each game's own stream, before the first latent block.
+        self.v = self.disc.init_params(games, dim, dtype, device, generators=self.streams.generators)
         self.dyn_state: dict[str, torch.Tensor] = {}
         self.alive = torch.ones(games, dtype=torch.bool, device=device)
         self.sigma_avg = torch.zeros((games, dim, dim), dtype=dtype, device=device)
@@ -264,7 +284,7 @@ class GroupRun:
             self.v = [_where_alive(self.alive, p) for p in v_new]
             self.dyn_state = {k: _where_alive(self.alive, t) for k, t in self.dyn_state.items()}
 
-            sigma = torch.matmul(self.w, self.w.transpose(-1, -2))
+            sigma = game_matmul(self.w, self.w.transpose(-1, -2))
             if step >= average_start:
                 self.averaged += 1
                 self.sigma_avg += (sigma - self.sigma_avg) / self.averaged
@@ -278,7 +298,7 @@ class GroupRun:
             if on_block is not None and self.streams.at_block_boundary():
                 on_block(self)
         bar.close()
-        return self.rows, self.estimate(torch.matmul(self.w, self.w.transpose(-1, -2)))
+        return self.rows, self.estimate(game_matmul(self.w, self.w.transpose(-1, -2)))
 
     def estimate(self, sigma: torch.Tensor) -> torch.Tensor:
         """The current Σ estimate per game: the tail average once it has started; NaN if diverged."""
@@ -356,16 +376,20 @@ def train(config: TrainConfig, seeds: Sequence[int] | None = None, progress: boo
     rows: list[dict] = []
     sigmas: dict[tuple[int, str, int], np.ndarray] = {}
 
-    baseline = [GameSpec(seed, n, "", "") for seed in seeds for n in config.samples]
-    for spec in baseline:
-        start = time.perf_counter()
-        estimate = torch.as_tensor(moment_inversion(data[spec.seed][: spec.n], activation), device=device)
-        values = measure(estimate[None], torch.as_tensor(star[spec.seed], device=device)[None], [spec.seed],
-                         config, activation)
-        row = _rows([spec], 0, True, values, ["ok"], time.perf_counter() - start, config)[0]
-        row.update(method="moment_inversion", discriminator="", dynamics="")
-        rows.append(row)
-        sigmas[(spec.seed, "moment_inversion", spec.n)] = estimate.cpu().numpy()
+    # No-GAN estimators on the same data: the yardstick, and Wu–Dimakis–Sanghavi for ReLU.
+    estimators = {"moment_inversion": lambda y: moment_inversion(y, activation)}
+    if activation.name == "relu":
+        estimators["wds"] = wds
+    for seed, n in product(seeds, config.samples):
+        for method, estimator in estimators.items():
+            start = time.perf_counter()
+            estimate = torch.as_tensor(estimator(data[seed][:n]), device=device)
+            values = measure(estimate[None], torch.as_tensor(star[seed], device=device)[None], [seed], config,
+                             activation)
+            row = _rows([GameSpec(seed, n, "", "")], 0, True, values, ["ok"], time.perf_counter() - start, config)[0]
+            row.update(method=method)
+            rows.append(row)
+            sigmas[(seed, method, n)] = estimate.cpu().numpy()
 
     for disc_name, dyn_name in product(config.discriminators, config.dynamics):
         specs = [GameSpec(seed, n, disc_name, dyn_name) for seed in seeds for n in config.samples]
