@@ -514,8 +514,8 @@ def markdown_table(table: pd.DataFrame, digits: int = 3) -> str:
         if isinstance(v, (float, np.floating)):
             if not np.isfinite(v):
                 return "–"
-            if abs(v) >= 10 ** digits and float(v).is_integer():
-                return f"{int(v)}"
+            if abs(v) >= 10 ** digits:  # sample sizes: an integer, `digits` significant
+                return str(round_sig(abs(v), digits) * (1 if v > 0 else -1))
             return f"{v:.{digits}g}"
         return str(v)
 

@@ -1,0 +1,202 @@
+# Helpers shared by the rules: the config, the fan-out, the sample grids and the report registry.
+# (Functions only: the rules live in the other .smk files.)
+
+import os
+import re
+
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from sgdagan.analysis import sample_grid
+
+SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
+
+
+# -- config loading ------------------------------------------------------------------------------
+
+_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def load_schema(schema_path=SCHEMA):
+    with open(schema_path) as fh:
+        return yaml.safe_load(fh)
+
+
+def ordered_config(cfg, schema=None):
+    """A plain copy of the config with keys in the schema's order (for reports/config.yaml)."""
+    schema = load_schema() if schema is None else schema
+    if isinstance(cfg, dict):
+        props = schema.get("properties", {})
+        keys = [k for k in props if k in cfg] + [k for k in cfg if k not in props]
+        return {k: ordered_config(cfg[k], props.get(k, {})) for k in keys}
+    if isinstance(cfg, list):
+        return [ordered_config(v, schema.get("items", {})) for v in cfg]
+    return cfg
+
+
+def coerce_numeric_strings(cfg, schema_path=SCHEMA):
+    """Turn strings such as "1e-3" into floats where the schema wants a number, in place.
+
+    YAML 1.1 (PyYAML, which Snakemake uses) reads 1e-3 without a dot as a string; the package's
+    own config loader accepts it too. Anything not a number is left for validate to reject.
+    """
+    schema = load_schema(schema_path)
+
+    def wants_number(sub):
+        kinds = sub.get("type")
+        kinds = kinds if isinstance(kinds, list) else [kinds]
+        return "number" in kinds
+
+    def walk(value, sub):
+        if isinstance(value, dict) and "properties" in sub:
+            for key, item in value.items():
+                if key in sub["properties"]:
+                    value[key] = walk(item, sub["properties"][key])
+        elif isinstance(value, list) and "items" in sub:
+            return [walk(item, sub["items"]) for item in value]
+        elif isinstance(value, str) and wants_number(sub) and _FLOAT.match(value.strip()):
+            return float(value)
+        return value
+
+    walk(cfg, schema)
+
+
+def validate_config(cfg, schema_path):
+    """Snakemake's validate (fills defaults), with the first error as one line naming the key."""
+    import jsonschema
+
+    try:
+        validate(cfg, schema_path)
+    except WorkflowError as err:
+        cause = err.__context__
+        if not isinstance(cause, jsonschema.ValidationError):
+            raise
+        key = "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}"
+            for part in cause.absolute_path
+        ).lstrip(".")
+        if cause.validator == "additionalProperties":
+            extra = sorted(set(cause.instance) - set(cause.schema.get("properties", {})))
+            key = ".".join(filter(None, [key, extra[0] if extra else ""]))
+            message = "unknown key; allowed: " + ", ".join(cause.schema.get("properties", {}))
+        else:
+            message = cause.message
+        raise WorkflowError(
+            f"Invalid config key {key or '(top level)'}: {message} "
+            "(see workflow/schemas/config.schema.yaml)"
+        ) from None
+
+
+# -- config checks that a JSON schema cannot express ------------------------------------------
+
+
+def check_config(cfg):
+    """Raise a WorkflowError naming the key for cross-field mistakes in the validated config."""
+    samples = cfg["samples"]
+    if not samples["tv_min"] < samples["tv_max"]:
+        raise WorkflowError(
+            f"config key samples.tv_min ({samples['tv_min']}) must be below "
+            f"samples.tv_max ({samples['tv_max']})"
+        )
+    headline = cfg["report"]["headline_method"]
+    if headline is not None and headline not in trained_methods(cfg):
+        raise WorkflowError(
+            f"config key report.headline_method: {headline!r} is not trained; "
+            f"choose one of {', '.join(trained_methods(cfg))}"
+        )
+
+
+def trained_methods(cfg):
+    """Method names the training jobs produce besides the yardstick: '{dynamics}/{discriminator}'."""
+    return [
+        f"{dyn}/{disc}"
+        for dyn in cfg["train"]["dynamics"]
+        for disc in cfg["train"]["discriminators"]
+    ]
+
+
+def headline_method(cfg):
+    return cfg["report"]["headline_method"] or trained_methods(cfg)[0]
+
+
+# -- the training fan-out -----------------------------------------------------------------------
+
+TRAIN_DIR = "results/train/{activation}/d{dim}/s{seed}"
+
+
+def samples_for(dim):
+    """The sample sizes trained at dimension `dim` (see config key samples)."""
+    s = config["samples"]
+    return sample_grid(
+        int(dim),
+        tv_max=s["tv_max"],
+        tv_min=s["tv_min"],
+        points=s["points"],
+        tv_constant=s["tv_constant"],
+        n_min=s["n_min"],
+        fixed=s["fixed"],
+    )
+
+
+def train_cells(pattern):
+    """`pattern` formatted for every (activation, dim, seed) cell of the config, in a fixed order."""
+    return expand(
+        pattern,
+        activation=config["activations"],
+        dim=config["dims"],
+        seed=config["seeds"],
+    )
+
+
+def train_yaml(cfg):
+    """The --config YAML handed to `python -m sgdagan train` (keys sorted: stable bytes)."""
+    return yaml.safe_dump(dict(cfg["train"]), sort_keys=True, default_flow_style=None)
+
+
+# -- analysis tables and report items -------------------------------------------------------------
+
+TABLES = [
+    "exponents",
+    "exponents_detail",
+    "n_eps",
+    "efficiency",
+    "efficiency_summary",
+    "tv_vs_n",
+    "reference",
+    "status",
+    "diverged",
+]
+
+# Each notebook: its figures (reports/figures/{notebook}/{figure}.png and .svg) and its inputs.
+# A later experiment adds a rule fan-out, its tables and an entry here.
+NOTEBOOKS = {
+    "training": {
+        "title": "Does SGDA reach the target? TV against training step",
+        "figures": ["tv_vs_step"],
+        "inputs": ["results/metrics.parquet", "reports/tables/tv_vs_n.csv"],
+    },
+    "sample_complexity": {
+        "title": "Sample complexity: TV against n, n_eps against d, fitted exponents, efficiency",
+        "figures": ["tv_vs_n", "n_eps_vs_d", "efficiency"],
+        "inputs": [f"reports/tables/{t}.csv" for t in TABLES],
+    },
+}
+
+MAIN_FIGURE = "reports/figures/sample_complexity/tv_vs_n.png"
+
+
+def notebook_inputs(wildcards):
+    return NOTEBOOKS[wildcards.notebook]["inputs"]
+
+
+def notebook_parameters(wildcards, output):
+    """papermill -p flags: where to read and write, and which methods to show."""
+    params = {
+        "metrics": "results/metrics.parquet",
+        "tables_dir": "reports/tables",
+        "figures_dir": output.figures,
+        "yardstick": config["analysis"]["yardstick"],
+        "headline_method": headline_method(config),
+    }
+    return " ".join(f"-p {k} {v}" for k, v in params.items())

@@ -1,0 +1,43 @@
+# Training: one job per (activation, dim, seed) cell, every sample size of the cell's grid, the
+# configured dynamics × discriminators and the moment-inversion yardstick, in one batched process.
+
+
+rule train_config:
+    output:
+        "results/train_config.yaml",
+    params:
+        text=train_yaml(config),
+    log:
+        "logs/train_config.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/write_text.py"
+
+
+rule train:
+    input:
+        config="results/train_config.yaml",
+    output:
+        metrics=f"{TRAIN_DIR}/metrics.parquet",
+        sigma=f"{TRAIN_DIR}/sigma.npz",
+        provenance=f"{TRAIN_DIR}/provenance.json",
+    params:
+        samples=lambda wildcards: ",".join(map(str, samples_for(wildcards.dim))),
+        outdir=lambda wildcards, output: os.path.dirname(output.metrics),
+    log:
+        "logs/train/{activation}/d{dim}/s{seed}.log",
+    benchmark:
+        "results/benchmarks/train/{activation}/d{dim}/s{seed}.tsv"
+    threads: config["resources"]["train"]["threads"]
+    resources:
+        mem_mb=config["resources"]["train"]["mem_mb"],
+        runtime=config["resources"]["train"]["runtime"],
+    conda:
+        "../../environment.yml"
+    shell:
+        "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
+        "python -m sgdagan train"
+        " --activation {wildcards.activation} --dim {wildcards.dim} --seed {wildcards.seed}"
+        " --samples {params.samples} --config {input.config} --out {params.outdir}"
+        " > {log} 2>&1"
