@@ -258,7 +258,8 @@ def test_reference_constant_recovers_c():
 
 
 def test_trajectories_medians_per_step():
-    metrics = make_metrics(power_law(), dims=[2], steps=(0, 5, 50))
+    metrics = make_metrics(power_law(), dims=[2], steps=(0, 5, 50),
+                           methods=("sgda/truncated", A.YARDSTICK, "wds"))
     tr = A.trajectories(metrics)
     assert set(tr["method"]) == {"sgda/truncated"}
     assert sorted(tr["step"].unique()) == [0, 5, 50]
@@ -297,3 +298,16 @@ def test_summarize_provenance():
     assert "start" not in s["fields"]
     assert s["job_wall_s"] == {"total": 4.0, "min": 1.0, "median": 2.0, "max": 3.0}
     assert s["job_max_rss_mb"] == 100.0
+
+
+def test_job_seconds_counts_a_batch_once():
+    metrics = make_metrics(power_law(), dims=[2], seeds=[0], methods=("sgda/truncated", A.YARDSTICK, "wds"))
+    metrics.loc[metrics["method"] == "sgda/truncated", "wall_s"] = 7.0  # the batch's time, on every game
+    metrics.loc[metrics["method"] == A.YARDSTICK, "wall_s"] = 0.25
+    metrics.loc[metrics["method"] == "wds", "wall_s"] = 0.5
+    t = A.job_seconds(metrics)
+    n = len(grid(2))
+    assert len(t) == 1
+    assert t.loc[0, "train_s"] == 7.0
+    assert t.loc[0, "estimator_s"] == pytest.approx(0.75 * n)
+    assert t.loc[0, "total_s"] == pytest.approx(7.0 + 0.75 * n)

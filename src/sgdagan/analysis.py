@@ -427,10 +427,17 @@ def reference_constant(tv_table: pd.DataFrame, method: str = YARDSTICK, tv_max: 
 # Trajectories: TV vs training step
 # --------------------------------------------------------------------------------------------
 
+def is_trained(method: str) -> bool:
+    """Trained methods are named '{dynamics}/{discriminator}'; estimators have plain names."""
+    return "/" in method
+
+
 def trajectories(metrics: pd.DataFrame, yardstick: str = YARDSTICK) -> pd.DataFrame:
     """Median (and quartiles) over seeds of TV at each checkpoint step, per (activation, dim,
-    method, n) for the trained methods; diverged checkpoints count as TV = 1."""
-    m = metrics[metrics["method"] != yardstick].copy()
+    method, n) for the trained methods (not the estimators, which have no steps); diverged
+    checkpoints count as TV = 1."""
+    keep = metrics["method"].map(is_trained) & (metrics["method"] != yardstick)
+    m = metrics[keep].copy()
     bad = (m["status"] != "ok") | ~np.isfinite(m["tv"].astype(float))
     m["tv_eff"] = np.where(bad, 1.0, m["tv"].astype(float))
     g = m.groupby(["activation", "dim", "method", "n", "step"], sort=True)["tv_eff"]
@@ -502,6 +509,22 @@ def summarize_provenance(provenance: Sequence[Mapping], benchmarks: pd.DataFrame
             rss = pd.to_numeric(benchmarks["max_rss"], errors="coerce")
             summary["job_max_rss_mb"] = float(rss.max()) if rss.notna().any() else None
     return summary
+
+
+def job_seconds(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Seconds spent inside each training job (activation, dim, seed) on its games.
+
+    Batched games share one wall time (every game of a batch reports the batch's wall_s), so
+    the trained methods count once, by their largest wall_s; estimators count their own.
+    """
+    final = metrics[metrics["final"].astype(bool)]
+    trained = final["method"].map(is_trained)
+    keys = ["activation", "dim", "seed"]
+    a = final[trained].groupby(keys)["wall_s"].max().rename("train_s")
+    b = final[~trained].groupby(keys)["wall_s"].sum().rename("estimator_s")
+    out = pd.concat([a, b], axis=1).fillna(0.0)
+    out["total_s"] = out["train_s"] + out["estimator_s"]
+    return out.reset_index()
 
 
 def markdown_table(table: pd.DataFrame, digits: int = 3) -> str:
@@ -594,9 +617,10 @@ def render_readme(
     lines += [
         "## Statistical efficiency",
         "",
-        f"Median TV of the trained method / median TV of `{yardstick}` on the same samples, at equal n "
-        "(1 = as good as the Gaussian MLE; below 1 is possible for non-injective activations, where "
-        "the yardstick is not the MLE). `at max n`: the ratio at each d's largest n — median [min, max] "
+        f"Median TV of each method (the trained GANs `dynamics/discriminator`, and any other no-GAN "
+        f"baseline) / median TV of `{yardstick}` on the same samples, at equal n (1 = as good as the "
+        "yardstick, which for injective activations is the Gaussian MLE; below 1 is possible for "
+        "ReLU, where it is not). `at max n`: the ratio at each d's largest n — median [min, max] "
         "over d; `all cells`: median over every (d, n).",
         "",
     ]
@@ -617,7 +641,7 @@ def render_readme(
         f"![Median TV against n for {headline} and the yardstick]({main_figure})",
         "",
         f"Median final TV over seeds against the sample size n (log-log), per activation (rows) and "
-        f"dimension (columns): `{headline}` and the other trained methods beside the `{yardstick}` "
+        f"dimension (columns): `{headline}` and the other methods beside the `{yardstick}` "
         "yardstick, with bootstrap bands, and the reference c·√(d(d+1)/n) (c fitted to the yardstick, "
         "`tables/reference.csv`). Diverged games count as TV = 1 and are marked ×.",
         "",
@@ -662,7 +686,9 @@ def render_readme(
     fields = provenance.get("fields", {})
     lines.append(f"- training jobs: {provenance.get('jobs')}")
     for key in ("git_revision", "versions", "hardware"):
-        values = fields.get(key, [])
+        values = [v for v in fields.get(key, []) if v is not None]
+        if key == "git_revision" and not values:
+            values = ["unknown (the package was not run from a git checkout)"]
         if key == "hardware":
             values = [{k: v for k, v in h.items() if k != "hostname"} if isinstance(h, dict) else h for h in values]
             uniq = []
@@ -680,6 +706,7 @@ def render_readme(
         lines.append(f"- wall time per training job (Snakemake benchmark, s): min {wall['min']:.1f}, median "
                      f"{wall['median']:.1f}, max {wall['max']:.1f}; total {wall['total']:.0f}")
     if provenance.get("train_wall_s_total") is not None:
-        lines.append(f"- training time inside the jobs (sum of games' wall_s): {provenance['train_wall_s_total']:.0f} s")
+        lines.append(f"- time inside the jobs spent on games (training and estimators): "
+                     f"{provenance['train_wall_s_total']:.0f} s in total")
     lines += ["- per-job records: [provenance.json](provenance.json)", ""]
     return "\n".join(lines)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sgdagan.analysis import summarize_provenance, tidy_metrics
+from sgdagan.analysis import job_seconds, summarize_provenance, tidy_metrics
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 logging.basicConfig(filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
@@ -25,7 +25,7 @@ benchmarks = pd.concat(benchmarks, ignore_index=True) if benchmarks else None
 
 records = [json.loads(Path(p).read_text()) for p in smk.input.provenance]
 summary = summarize_provenance(records, benchmarks)
-summary["train_wall_s_total"] = float(table.loc[table["final"], "wall_s"].sum())
+summary["train_wall_s_total"] = float(job_seconds(table)["total_s"].sum())
 summary["started"] = min((r.get("started") for r in records if r.get("started")), default=None)
 summary["finished"] = max((r.get("finished") for r in records if r.get("finished")), default=None)
 if benchmarks is not None:
