@@ -18,31 +18,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from workdirs import DATA, REPO, make_workdir
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parent / "data"
-WORKFLOW_FILES = ["Snakefile", "config.yaml", "config", "workflow", "environment.yml"]
 TINY = yaml.safe_load((DATA / "tiny.yaml").read_text())
 SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
 TRAIN_TIMEOUT = 900
-
-
-def make_workdir(path: Path) -> Path:
-    """Copy the workflow (not results/ or reports/) into `path`, plus the test configs."""
-    path.mkdir(parents=True, exist_ok=True)
-    for name in WORKFLOW_FILES:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, path / name)
-        elif src.exists():
-            shutil.copy2(src, path / name)
-    if not (path / "environment.yml").exists():
-        # The rules name ../../environment.yml as their conda environment and Snakemake records
-        # its content; a checkout always has it, this only covers a partial one.
-        (path / "environment.yml").write_text("name: sgdagan\ndependencies: [python>=3.10]\n")
-    for cfg in DATA.glob("*.yaml"):
-        shutil.copy2(cfg, path / cfg.name)
-    return path
 
 
 def snakemake_cmd(*args: str, configs=("tiny.yaml",)) -> list[str]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from workdirs import DATA, REPO, make_workdir
 
 from slurm_fixtures import (  # noqa: F401  (fixtures are used by name)
     CLUSTER_SH,
@@ -45,9 +45,6 @@ from slurm_fixtures import (  # noqa: F401  (fixtures are used by name)
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parent / "data"
-WORKFLOW_FILES = ["Snakefile", "config.yaml", "config", "workflow", "environment.yml"]
 TINY = yaml.safe_load((DATA / "tiny.yaml").read_text())
 CELLS = {(a, d, s) for a in TINY["activations"] for d in TINY["dims"] for s in TINY["seeds"]}
 N_TABLES = 9  # TABLES in workflow/rules/common.smk
@@ -57,21 +54,6 @@ TRAIN_COMMENT = re.compile(r"^rule_train_wildcards_([a-z_]+)_(\d+)_(\d+)$")
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-
-
-def make_workdir(path: Path) -> Path:
-    """A fresh copy of the workflow (no results/, reports/ or .snakemake/) plus tiny.yaml."""
-    path.mkdir(parents=True, exist_ok=True)
-    for name in WORKFLOW_FILES:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, path / name)
-        elif src.exists():
-            shutil.copy2(src, path / name)
-    if not (path / "environment.yml").exists():  # the rules name it as their conda env
-        (path / "environment.yml").write_text("name: sgdagan\ndependencies: [python>=3.10]\n")
-    shutil.copy2(DATA / "tiny.yaml", path / "tiny.yaml")
-    return path
 
 
 class SnakemakeRun:
