@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -18,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from workdirs import DATA, REPO, make_workdir
+from workdirs import DATA, REPO, job_stats, make_workdir, tables
 
 TINY = yaml.safe_load((DATA / "tiny.yaml").read_text())
 SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
@@ -44,20 +43,7 @@ def snakemake(workdir: Path, *args: str, configs=("tiny.yaml",), check=True, tim
 def planned_jobs(workdir: Path, configs=("tiny.yaml",), extra=()) -> dict[str, int]:
     """Job counts per rule from a dry run (empty when nothing is to be done)."""
     out = snakemake(workdir, "-n", *extra, configs=configs, timeout=120)
-    text = out.stdout + out.stderr
-    counts = {}
-    if "Job stats:" in text:
-        block = text.split("Job stats:", 1)[1]
-        for line in block.splitlines()[3:]:
-            m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-            if not m:
-                break
-            counts[m.group(1)] = int(m.group(2))
-    return counts
-
-
-def tables(workdir: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((workdir / "reports/tables").glob("*.csv"))}
+    return job_stats(out.stdout + out.stderr)
 
 
 def train_outputs(workdir: Path) -> list[Path]:

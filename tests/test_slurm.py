@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from workdirs import DATA, REPO, make_workdir
+from workdirs import DATA, REPO, job_stats, make_workdir, tables
 
 from slurm_fixtures import (  # noqa: F401  (fixtures are used by name)
     CLUSTER_SH,
@@ -124,22 +124,6 @@ class SnakemakeRun:
 def cell_of(job: dict[str, str]) -> tuple[str, int, int] | None:
     m = TRAIN_COMMENT.match(job.get("Comment", ""))
     return (m.group(1), int(m.group(2)), int(m.group(3))) if m else None
-
-
-def job_stats(text: str) -> dict[str, int]:
-    """Snakemake's 'Job stats' block (the first one) as {rule: count}."""
-    counts: dict[str, int] = {}
-    if "Job stats:" in text:
-        for line in text.split("Job stats:", 1)[1].splitlines()[3:]:
-            m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-            if not m:
-                break
-            counts[m.group(1)] = int(m.group(2))
-    return counts
-
-
-def tables(workdir: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((workdir / "reports/tables").glob("*.csv"))}
 
 
 def cell_dir(workdir: Path, cell) -> Path:

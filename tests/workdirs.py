@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -22,3 +23,20 @@ def make_workdir(path: Path) -> Path:
     for cfg in DATA.glob("*.yaml"):
         shutil.copy2(cfg, path / cfg.name)
     return path
+
+
+def job_stats(text: str) -> dict[str, int]:
+    """Snakemake's 'Job stats' block (the first one) as {rule: count}."""
+    counts: dict[str, int] = {}
+    if "Job stats:" in text:
+        for line in text.split("Job stats:", 1)[1].splitlines()[3:]:
+            m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+            if not m:
+                break
+            counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+def tables(workdir: Path) -> dict[str, bytes]:
+    """The report tables of a run, by file name."""
+    return {p.name: p.read_bytes() for p in sorted((workdir / "reports/tables").glob("*.csv"))}
