@@ -1,14 +1,19 @@
 """Throughput: the batched trainer against a plain per-game loop, side by side in one run.
 
-    python benchmarks/throughput.py [--games 32] [--dim 16] [--steps 300] [--device cpu|cuda]
+    python benchmarks/throughput.py [--games 32] [--dim 16] [--steps 300] [--repeats 3] [--device cpu|cuda]
 
 The per-game loop is the same mathematics written the way GAN code usually is: one game at a
 time, nn.Parameter players, torch.optim.SGD, loss.backward(). Both run the same number of
 SGDA steps on the same 32 games (4 seeds × 8 sample sizes) with the default batch sizes;
-the figure of merit is game-steps per second and the ratio between the two.
+the figure of merit is game-steps per second and the ratio between the two. The two alternate
+`--repeats` times (so drifting machine load hits both) and the median ratio is reported.
+
+Achieved FLOP/s counts the step's four batched products (W x, u uᵀ, S u, g xᵀ: 8·d²·B per
+game-step); the plain reference is torch.matmul of the first one's shapes, timed in the same run.
 """
 
 import argparse
+import statistics
 import time
 
 import torch
@@ -17,7 +22,7 @@ from sgdagan.activations import get_activation
 from sgdagan.config import TrainConfig
 from sgdagan.features import make_discriminator
 from sgdagan.targets import sample_target, target_weights
-from sgdagan.trainer import GameSpec, GroupRun
+from sgdagan.trainer import LATENT_DTYPE, GameSpec, GroupRun
 
 
 def per_game_loop(config, activation, data, specs, device, dtype) -> None:
@@ -33,7 +38,7 @@ def per_game_loop(config, activation, data, specs, device, dtype) -> None:
         opt_g = torch.optim.SGD([w], lr=config.lr_gen)
         opt_d = torch.optim.SGD(v, lr=config.lr_disc, maximize=True)
         for _ in range(config.steps):
-            x = torch.randn(config.gen_batch, config.dim, generator=gen, device=device, dtype=dtype)
+            x = torch.randn(config.gen_batch, config.dim, generator=gen, device=device, dtype=LATENT_DTYPE).to(dtype)
             fake = [m[0] for m in disc.moments(disc.generator_transform(x @ w.T)[None])]
             payoff = disc.payoff([p[None] for p in v], [m[None] for m in real], [m[None] for m in fake]).sum()
             opt_g.zero_grad()
@@ -48,6 +53,7 @@ def main() -> None:
     parser.add_argument("--games", type=int, default=32)
     parser.add_argument("--dim", type=int, default=16)
     parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
@@ -74,14 +80,27 @@ def main() -> None:
             torch.cuda.synchronize()
         return time.perf_counter() - start
 
-    batched = timed(lambda: GroupRun(specs, config, activation, data, sigma_star, device, dtype).run(progress=False))
-    looped = timed(lambda: per_game_loop(config, activation, data, specs, device, dtype))
     game_steps = len(specs) * args.steps
+    ratios = []
     print(f"{len(specs)} games, d={args.dim}, gen_batch={config.gen_batch}, {args.steps} steps, device={device}, "
           f"torch threads={torch.get_num_threads()}")
-    print(f"batched trainer : {batched:7.2f} s  {game_steps / batched:9.0f} game-steps/s")
-    print(f"per-game loop   : {looped:7.2f} s  {game_steps / looped:9.0f} game-steps/s")
-    print(f"speed-up        : {looped / batched:7.1f}x")
+    for repeat in range(args.repeats):
+        batched = timed(lambda: GroupRun(specs, config, activation, data, sigma_star, device, dtype).run(progress=False))
+        looped = timed(lambda: per_game_loop(config, activation, data, specs, device, dtype))
+        ratios.append(looped / batched)
+        print(f"repeat {repeat}: batched {game_steps / batched:7.0f} game-steps/s, per-game loop "
+              f"{game_steps / looped:6.0f} game-steps/s, speed-up {looped / batched:5.1f}x")
+    print(f"median speed-up : {statistics.median(ratios):.1f}x")
+
+    flops = 8 * args.dim**2 * config.gen_batch * game_steps
+    w = torch.randn(len(specs), args.dim, args.dim, device=device, dtype=dtype)
+    x = torch.randn(len(specs), args.dim, config.gen_batch, device=device, dtype=dtype)
+    products = 4 * args.steps
+    out = torch.empty(len(specs), args.dim, config.gen_batch, device=device, dtype=dtype)
+    matmul = timed(lambda: [torch.matmul(w, x, out=out) for _ in range(products)])
+    print(f"trainer achieved: {flops / batched / 1e9:7.2f} GFLOP/s (last repeat)")
+    print(f"plain bmm       : {flops / matmul / 1e9:7.2f} GFLOP/s ({products} × torch.matmul {tuple(w.shape)} @ "
+          f"{tuple(x.shape)})")
 
 
 if __name__ == "__main__":

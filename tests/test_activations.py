@@ -238,3 +238,18 @@ def test_unknown_activation_lists_choices():
         get_activation("swish")
     assert "swish" in str(info.value)
     assert all(name in str(info.value) for name in ACTIVATIONS)
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_derivative_matches_autograd_and_central_differences(name):
+    """φ' against autograd of the forward map to rounding (also at t = 0, where relu / leaky_relu
+    take the left slope, as autograd does; exactly equal for the piecewise-linear ones), and
+    against a central difference away from the kink (error ≤ 1e-7)."""
+    act = get_activation(name)
+    t = torch.cat([torch.linspace(-6, 6, 1201, dtype=F64), torch.zeros(1, dtype=F64)]).requires_grad_(True)
+    (expected,) = torch.autograd.grad(act.forward(t).sum(), t)
+    torch.testing.assert_close(act.derivative(t.detach()), expected, rtol=1e-12, atol=1e-15)
+    away = t.detach()[t.detach().abs() > 1e-3]
+    h = 1e-6
+    numeric = (act.forward(away + h) - act.forward(away - h)) / (2 * h)
+    assert torch.allclose(act.derivative(away), numeric, atol=1e-7, rtol=0)

@@ -31,6 +31,8 @@ class Activation:
     `region` is the open interval of outputs y on which φ is invertible (`inverse` is valid
     there); `preimage` is the interval of pre-activations t with φ(t) in `region`.
     `pair_moment(a, b, c)` is E[φ(z_i)φ(z_j)] with Σ_ii = a, Σ_jj = b, Σ_ij = c (numpy, broadcast).
+    `derivative(t)` is φ'(t), for the trainer's closed-form gradients (at the kink t = 0 of relu
+    and leaky_relu, the left slope, as autograd takes it).
     """
 
     name: str
@@ -40,6 +42,11 @@ class Activation:
     region: tuple[float, float]
     preimage: tuple[float, float]
     pair_moment: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+    derivative: Callable[[torch.Tensor], torch.Tensor]
+
+    def __post_init__(self):
+        if self.preimage[1] != math.inf:
+            raise ValueError(f"{self.name}: the truncated game needs a preimage of the form (lo, inf)")
 
     def in_region(self, y: torch.Tensor) -> torch.Tensor:
         return _in_interval(y, self.region)
@@ -113,6 +120,19 @@ def _identity(t: torch.Tensor) -> torch.Tensor:
     return t
 
 
+def _piecewise_linear_derivative(t: torch.Tensor, neg_slope: float) -> torch.Tensor:
+    return torch.where(t > 0, torch.ones_like(t), torch.full_like(t, neg_slope))
+
+
+def _tanh_derivative(t: torch.Tensor) -> torch.Tensor:
+    return 1.0 - torch.tanh(t) ** 2
+
+
+def _sigmoid_derivative(t: torch.Tensor) -> torch.Tensor:
+    s = torch.sigmoid(t)
+    return s * (1.0 - s)
+
+
 INF = math.inf
 
 
@@ -122,6 +142,7 @@ def get_activation(name: str, leaky_slope: float = 0.2) -> Activation:
         return Activation(
             name, torch.relu, _identity, False, (0.0, INF), (0.0, INF),
             partial(piecewise_linear_pair_moment, neg_slope=0.0),
+            partial(_piecewise_linear_derivative, neg_slope=0.0),
         )
     if name == "leaky_relu":
         if not 0.0 < leaky_slope < 1.0:
@@ -130,25 +151,26 @@ def get_activation(name: str, leaky_slope: float = 0.2) -> Activation:
             name, partial(torch.nn.functional.leaky_relu, negative_slope=leaky_slope),
             partial(_leaky_relu_inverse, slope=leaky_slope), True, (-INF, INF), (-INF, INF),
             partial(piecewise_linear_pair_moment, neg_slope=leaky_slope),
+            partial(_piecewise_linear_derivative, neg_slope=leaky_slope),
         )
     if name == "identity":
         return Activation(
             name, _identity, _identity, True, (-INF, INF), (-INF, INF),
-            partial(piecewise_linear_pair_moment, neg_slope=1.0),
+            partial(piecewise_linear_pair_moment, neg_slope=1.0), torch.ones_like,
         )
     if name == "tanh":
         return Activation(
             name, torch.tanh, torch.atanh, True, (-1.0, 1.0), (-INF, INF),
-            partial(quadrature_pair_moment, fn=np.tanh),
+            partial(quadrature_pair_moment, fn=np.tanh), _tanh_derivative,
         )
     if name == "sigmoid":
         return Activation(
             name, torch.sigmoid, torch.logit, True, (0.0, 1.0), (-INF, INF),
-            partial(quadrature_pair_moment, fn=_np_sigmoid),
+            partial(quadrature_pair_moment, fn=_np_sigmoid), _sigmoid_derivative,
         )
     if name == "softplus":
         return Activation(
             name, torch.nn.functional.softplus, _softplus_inverse, True, (0.0, INF), (-INF, INF),
-            partial(quadrature_pair_moment, fn=_np_softplus),
+            partial(quadrature_pair_moment, fn=_np_softplus), torch.sigmoid,
         )
     raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")

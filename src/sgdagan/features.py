@@ -59,12 +59,19 @@ class MomentDiscriminator:
         return torch.where(inside, self.activation.inverse(safe), torch.zeros_like(y))
 
     def generator_transform(self, z: torch.Tensor) -> torch.Tensor:
-        """Per-sample u for generator pre-activations z = Wx; differentiable in z."""
+        """Per-sample u for generator pre-activations z = Wx; differentiable in z. Truncated: z where
+        z lies in φ's preimage (lo, ∞), else 0 (`threshold`: relu's own kernel, no boolean mask)."""
         if not self.truncated:
             return self.activation.forward(z)
-        if self.activation.preimage == (-math.inf, math.inf):
-            return z  # injective on all of ℝ: nothing is truncated
-        return torch.where(self.activation.in_preimage(z), z, torch.zeros_like(z))
+        lo = self.activation.preimage[0]
+        return z if lo == -math.inf else torch.nn.functional.threshold(z, lo, 0.0)
+
+    def _generator_transform_backward(self, grad_u: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """∂L/∂z from ∂L/∂u, elementwise: the chain rule through `generator_transform`."""
+        if not self.truncated:
+            return grad_u * self.activation.derivative(z)
+        lo = self.activation.preimage[0]
+        return grad_u if lo == -math.inf else torch.ops.aten.threshold_backward(grad_u, z, lo)
 
     def moments(self, u: torch.Tensor) -> list[torch.Tensor]:
         """[E u] or [E u, E u uᵀ] over the sample axis of u: [R, B, d] → [R, d], [R, d, d]."""
@@ -72,6 +79,27 @@ class MomentDiscriminator:
         if not self.second_moments:
             return [first]
         return [first, game_matmul(u.transpose(-1, -2), u) / u.shape[-2]]
+
+    def grads(self, w: torch.Tensor, v: list[torch.Tensor], real: list[torch.Tensor],
+              latents: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(∇_W U, ∇_V U) in closed form on one latent batch — what autograd gives, without a graph
+        (the training hot path). With u_b = g(z_b), z_b = W x_b:
+            ∇_{V_k} U = m_k(data) − m_k(G_W) − λ V_k,
+            ∇_W U = −(1/B) Σ_b [g'(z_b) ⊙ (V_1 + (V_2 + V_2ᵀ) u_b)] x_bᵀ.
+        `latents` is feature-major, [R, d, B] (one column per sample): at d ≪ B, MKL's batched
+        products run about twice as fast this way round as on [R, B, d]."""
+        z = game_matmul(w, latents)
+        u = self.generator_transform(z)
+        fake = self.moments(u.transpose(-1, -2))
+        grad_v = [m_real - m_fake - self.penalty * p for p, m_real, m_fake in zip(v, real, fake)]
+        grad_u = v[0][:, :, None]
+        if self.second_moments:
+            grad_u = grad_u + game_matmul(v[1] + v[1].transpose(-1, -2), u)
+        else:
+            grad_u = grad_u.expand_as(u)
+        grad_z = self._generator_transform_backward(grad_u, z)
+        grad_w = game_matmul(grad_z, latents.transpose(-1, -2)) / (-latents.shape[-1])
+        return grad_w, grad_v
 
     def init_params(self, games: int, dim: int, dtype: torch.dtype, device: torch.device,
                     generators: Sequence[torch.Generator] | None = None) -> list[torch.Tensor]:
