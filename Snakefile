@@ -1,4 +1,5 @@
-# The sample-complexity pipeline: train (activation × dim × seed) → aggregate → analyze → report.
+# The sample-complexity pipeline: train (activation × dim × seed) → aggregate → analyze → report,
+# beside the ablations (config key ablations): sweep → ablation_tables, and bilinear.
 #
 #   snakemake --cores all                                 # the default experiment (config.yaml)
 #   snakemake --cores all --configfile config/cluster.yaml   # the larger preset
@@ -20,6 +21,7 @@ include: "workflow/rules/common.smk"
 coerce_numeric_strings(config)
 validate_config(config, "workflow/schemas/config.schema.yaml")
 check_config(config)
+register_ablations(config)
 
 
 report: "workflow/report/workflow.rst"
@@ -30,6 +32,8 @@ wildcard_constraints:
     dim=r"\d+",
     seed=r"\d+",
     notebook="|".join(NOTEBOOKS),
+    experiment="|".join(SWEEP_EXPERIMENTS),
+    group="[a-z_]+",
 
 
 localrules:
@@ -39,11 +43,15 @@ localrules:
     analyze,
     report_notebooks,
     report_readme,
+    sweep_spec,
+    ablation_tables,
+    bilinear,
 
 
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/ablations.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -566,7 +566,69 @@ TABLE_DESCRIPTIONS = {
     "reference": "c in TV ≈ c·√(d(d+1)/n), fitted to the yardstick per activation",
     "status": "games and diverged games per (activation, d, method)",
     "diverged": "every diverged game (counted as TV = 1 in all medians)",
+    "discriminators": "ablation: final TV and ‖Σ − Σ*‖_F per discriminator family (quartiles over seeds)",
+    "discriminators_steps": "ablation: TV against training step per discriminator family",
+    "dynamics": "ablation: final TV, steps to the target TV and reach per method and step-size setting",
+    "dynamics_steps": "ablation: TV against training step per method and step-size setting",
+    "bilinear": "ablation: bilinear game, measured outcome per (method, η, γ) beside the exact spectral radius",
+    "bilinear_boundaries": "ablation: bilinear game, critical η of the closed-form boundary vs the exact one",
+    "prior_work": "ablation: Lei et al.'s setting, ‖Σ − Σ*‖_F per (activation, d, n, method)",
+    "prior_work_steps": "ablation: Lei et al.'s setting against training step",
+    "condition": "ablation: final TV against the condition number κ of Σ*",
+    "condition_steps": "ablation: the κ sweep against training step",
 }
+
+
+def _ablations_section(tables: Mapping[str, pd.DataFrame]) -> list[str]:
+    """The ablations' headline numbers (full tables in tables/, figures in ablations.html)."""
+    lines = []
+    if "discriminators" in tables:
+        t = tables["discriminators"]
+        shown = t.assign(family=t["variant"].where(t["variant"] != "", "(no GAN)"))[
+            ["activation", "dim", "n", "family", "method", "tv_median", "tv_q25", "tv_q75", "identifies_sigma"]]
+        lines += ["### Discriminator families", "",
+                  "Final TV (median and quartiles over seeds) of SGDA with each discriminator family, beside the "
+                  "no-GAN estimators on the same data. Linear features see first moments only, which do not "
+                  "identify Σ: its TV stalls.", "", markdown_table(shown), ""]
+    if "dynamics" in tables:
+        t = tables["dynamics"]
+        t = t[t["variant"] != ""]
+        target = t["target_tv"].iloc[0] if len(t) else float("nan")
+        shown = t[["activation", "dim", "n", "dynamics", "lr_gen", "lr_disc", "tv_median", "steps_to_target",
+                   "reached", "diverged", "runs"]]
+        lines += ["### Game dynamics on the GAN", "",
+                  f"Every method at every step-size setting of the grid (not only the best): final TV (median over "
+                  f"seeds), steps to reach TV ≤ {target:g} (median; inf: most runs never did) and the fraction "
+                  "of runs that reached it.", "", markdown_table(shown), ""]
+    if "bilinear" in tables:
+        t = tables["bilinear"]
+        per = t.groupby("method").agg(runs=("agrees", "size"), agree=("agrees", "sum"),
+                                      converged=("converged", "sum"), theory_converges=("theory_converges", "sum"))
+        lines += ["### Game dynamics on the bilinear game θᵀCω", "",
+                  f"Measured outcome against the exact prediction: agreement in {int(t['agrees'].sum())} of "
+                  f"{len(t)} runs. Per method:", "", markdown_table(per.reset_index()), ""]
+        if "bilinear_boundaries" in tables:
+            b = tables["bilinear_boundaries"][["method", "gamma", "sigma_max_eta_stated", "sigma_max_eta_exact"]]
+            lines += ["Critical η·σ_max, closed form against the exact spectral-radius crossing:", "",
+                      markdown_table(b), ""]
+    if "prior_work" in tables:
+        t = tables["prior_work"]
+        wide = t.pivot_table(index=["activation", "method", "dim"], columns="n", values="frob_abs_median",
+                             aggfunc="first").reset_index()
+        wide.columns = [c if isinstance(c, str) else f"n={c}" for c in wide.columns]
+        runs = int(t["runs"].max()) if len(t) else 0
+        lines += ["### Lei et al.'s setting", "",
+                  f"‖Σ − Σ*‖_F (median over {runs} runs) for d ∈ {{3, 5, 7}} against n, as in Lei et al. (2020): "
+                  "SGDA with their quadratic discriminator and with the truncated one, and the yardstick.", "",
+                  markdown_table(wide), ""]
+    if "condition" in tables:
+        t = tables["condition"]
+        wide = t.pivot_table(index=["activation", "dim", "n", "method"], columns="kappa", values="tv_median",
+                             aggfunc="first").reset_index()
+        wide.columns = [c if isinstance(c, str) else f"κ={c:g}" for c in wide.columns]
+        lines += ["### Condition number", "", "Median final TV against κ of Σ* (Wu et al.'s sweep).", "",
+                  markdown_table(wide), ""]
+    return (["## Ablations", "", "Figures and methods: [ablations.html](ablations.html).", ""] + lines) if lines else []
 
 
 def render_readme(
@@ -660,6 +722,7 @@ def render_readme(
             markdown_table(pivot),
             "",
         ]
+    lines += _ablations_section(tables)
     lines += ["## Diverged games", ""]
     if diverged == 0:
         lines += [f"None of the {games} games diverged.", ""]

@@ -1,4 +1,4 @@
-"""Command line: `python -m sgdagan train ...` — the contract the pipeline calls.
+"""Command line: `python -m sgdagan train ...` — the contract the pipeline calls — and `sweep`.
 
     python -m sgdagan train --activation A --dim D --seed S --samples N1,N2,... [--kappa K]
         [--discriminator F[,F2]] [--dynamics G[,G2]] [--steps T] [--config FILE.yaml] --out DIR
@@ -7,6 +7,13 @@ writes DIR/metrics.parquet, DIR/sigma.npz and DIR/provenance.json, each atomical
 trains it keeps a checkpoint (default DIR/checkpoint.pt, every 60 s); a rerun of the same command
 resumes from it — after preemption or a time limit — and it is removed once the outputs exist.
 Bad arguments exit with status 2 and one line naming the argument.
+
+    python -m sgdagan sweep --spec SPEC.yaml --activation A --dim D --seeds S1,S2,... --samples N1,...
+        --out DIR
+
+trains every variant of a sweep spec (sweep.py: shared settings plus named variants) on all the
+seeds at once and writes DIR/metrics.parquet (train's columns plus variant and step sizes) and
+DIR/provenance.json; finished variants survive a crash in DIR/variants/.
 """
 
 from __future__ import annotations
@@ -14,13 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from .config import ConfigError, TrainConfig
 from .provenance import atomic_path, provenance, utc_now
+from .sweep import variant_configs
 
 # CLI flag → TrainConfig field, for flags whose names differ.
 FLAG_FIELDS = {"discriminator": "discriminators"}
@@ -62,7 +72,41 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint", type=Path, help="resumable state file (default: OUT/checkpoint.pt)")
     train.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
                        help="seconds between checkpoint saves (default 60)")
+    sweep = commands.add_parser("sweep", help="train named variants of one (activation, dim) on several seeds")
+    sweep.add_argument("--spec", type=Path, required=True, help="YAML: train (shared settings), variants (name → settings)")
+    sweep.add_argument("--activation", required=True, help="relu, leaky_relu, tanh, sigmoid, softplus, identity")
+    sweep.add_argument("--dim", type=int, required=True, help="dimension d of x and y")
+    sweep.add_argument("--seeds", type=_int_list, required=True, help="seeds, comma-separated")
+    sweep.add_argument("--samples", type=_int_list, required=True, help="sample sizes n, comma-separated")
+    sweep.add_argument("--out", type=Path, required=True, help="output directory")
+    sweep.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
+                       help="seconds between checkpoint saves of the variant in progress (default 60)")
     return parser
+
+
+def run_sweep(args: argparse.Namespace) -> None:
+    started = utc_now()
+    if not args.seeds:
+        _fail("argument --seeds: needs at least one seed", command="sweep")
+    try:
+        spec = yaml.safe_load(args.spec.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        _fail(f"argument --spec: {err}", command="sweep")
+    try:
+        configs = variant_configs(spec, args.activation, args.dim, args.seeds, args.samples)
+    except ConfigError as err:
+        _fail(f"argument --spec: {err}", command="sweep")
+    from .sweep import run_sweep as sweep  # torch-heavy import after the arguments are known to be good
+
+    metrics, device = sweep(spec, args.activation, args.dim, args.seeds, args.samples, args.out, args.checkpoint_every)
+    record = provenance({"spec": spec, "activation": args.activation, "dim": args.dim, "seeds": args.seeds,
+                         "samples": args.samples, "variants": {k: c.to_dict() for k, c in configs.items()}},
+                        device, started)
+    with atomic_path(args.out / "provenance.json") as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+    with atomic_path(args.out / "metrics.parquet") as tmp:  # last: its presence means the directory is complete
+        metrics.to_parquet(tmp, index=False)
+    shutil.rmtree(args.out / "variants", ignore_errors=True)
 
 
 def run_train(args: argparse.Namespace) -> None:
@@ -102,8 +146,8 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
         _fail(f"argument --config: {err}")
 
 
-def _fail(message: str) -> None:
-    print(f"sgdagan train: error: {message}", file=sys.stderr)
+def _fail(message: str, command: str = "train") -> None:
+    print(f"sgdagan {command}: error: {message}", file=sys.stderr)
     raise SystemExit(2)
 
 
@@ -112,4 +156,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     if args.command == "train":
         run_train(args)
+    elif args.command == "sweep":
+        run_sweep(args)
     return 0

@@ -191,7 +191,7 @@ def notebook_inputs(wildcards):
 
 
 def notebook_parameters(wildcards, output):
-    """papermill -p flags: where to read and write, and which methods to show."""
+    """papermill -p flags: where to read and write, and which methods (and ablations) to show."""
     params = {
         "metrics": "results/metrics.parquet",
         "tables_dir": "reports/tables",
@@ -199,4 +199,76 @@ def notebook_parameters(wildcards, output):
         "yardstick": config["analysis"]["yardstick"],
         "headline_method": headline_method(config),
     }
+    if wildcards.notebook == "ablations":
+        params["experiments"] = ",".join(enabled_ablations(config))
     return " ".join(f"-p {k} {v}" for k, v in params.items())
+
+
+# -- ablations: the related papers' experiments (config key ablations) -----------------------------
+
+SWEEP_EXPERIMENTS = ["discriminators", "dynamics", "prior_work", "condition"]  # trained by rule sweep
+SWEEP_DIR = "results/ablations/{experiment}/{group}"
+
+
+def enabled_ablations(cfg):
+    return [name for name, settings in cfg["ablations"].items() if settings["enabled"]]
+
+
+def sweep_groups(experiment):
+    """{group: {variant name: settings}}: one sweep job per group (and activation, dim)."""
+    a = config["ablations"][experiment]
+    if experiment == "discriminators":
+        return {"families": dict(a["families"])}
+    if experiment == "dynamics":
+        groups = {}
+        for method in a["methods"]:
+            grid = {"lr_gen": a["lr_gen"], "lr_disc": a["lr_disc"], **a["method_grids"].get(method, {})}
+            groups[method] = {
+                f"{method} lr_gen={g:g} lr_disc={d:g}": {"dynamics": [method], "lr_gen": g, "lr_disc": d}
+                for g in grid["lr_gen"]
+                for d in grid["lr_disc"]
+            }
+        return groups
+    if experiment == "prior_work":
+        return {"lei": {"lei": {}}}
+    if experiment == "condition":
+        return {"kappas": {f"kappa={k:g}": {"kappa": k} for k in a["kappas"]}}
+    raise WorkflowError(f"unknown sweep experiment {experiment!r}")
+
+
+def sweep_spec_yaml(experiment, group):
+    """The --spec YAML of `python -m sgdagan sweep` (keys sorted: stable bytes)."""
+    spec = {
+        "train": {**config["train"], **config["ablations"][experiment]["train"]},
+        "variants": sweep_groups(experiment)[group],
+    }
+    return yaml.safe_dump(spec, sort_keys=True, default_flow_style=None, allow_unicode=True)
+
+
+def sweep_outputs(experiment):
+    a = config["ablations"][experiment]
+    return [
+        f"results/ablations/{experiment}/{group}/{activation}/d{dim}/metrics.parquet"
+        for group in sweep_groups(experiment)
+        for activation in a["activations"]
+        for dim in a["dims"]
+    ]
+
+
+def ablation_tables(cfg):
+    """The tables of the enabled ablations, as reports/tables/{name}.csv names."""
+    names = []
+    for experiment in enabled_ablations(cfg):
+        names += ["bilinear", "bilinear_boundaries"] if experiment == "bilinear" else [experiment, f"{experiment}_steps"]
+    return names
+
+
+def register_ablations(cfg):
+    """Add the ablations notebook to the report when any ablation is enabled."""
+    tables = ablation_tables(cfg)
+    if tables:
+        NOTEBOOKS["ablations"] = {
+            "title": "Ablations: discriminator families, game dynamics, prior work, condition number",
+            "figures": enabled_ablations(cfg),  # one figure per enabled experiment, named after it
+            "inputs": [f"reports/tables/{t}.csv" for t in tables],
+        }

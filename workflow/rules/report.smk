@@ -31,7 +31,7 @@ rule report_notebooks:
 
 rule report_readme:
     input:
-        tables=expand("reports/tables/{table}.csv", table=TABLES),
+        tables=expand("reports/tables/{table}.csv", table=TABLES + ablation_tables(config)),
         notebooks=expand("reports/{notebook}.html", notebook=NOTEBOOKS),
         figures=expand("reports/figures/{notebook}", notebook=NOTEBOOKS),
         provenance="results/provenance.json",

@@ -1,0 +1,77 @@
+# Ablations (config key ablations): each training experiment fans out as sweep jobs, one per
+# (experiment, variant group, activation, dim), every variant × seed × n of a job trained by
+# `python -m sgdagan sweep`; rule ablation_tables summarises an experiment; rule bilinear runs
+# the bilinear game. The ablations notebook (rule report_notebooks) draws them.
+
+
+rule sweep_spec:
+    output:
+        f"{SWEEP_DIR}/spec.yaml",
+    params:
+        text=lambda wildcards: sweep_spec_yaml(wildcards.experiment, wildcards.group),
+    log:
+        "logs/ablations/{experiment}/{group}/spec.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/write_text.py"
+
+
+rule sweep:
+    input:
+        spec=f"{SWEEP_DIR}/spec.yaml",
+    output:
+        metrics=f"{SWEEP_DIR}/{{activation}}/d{{dim}}/metrics.parquet",
+        provenance=f"{SWEEP_DIR}/{{activation}}/d{{dim}}/provenance.json",
+    params:
+        seeds=lambda wildcards: ",".join(map(str, config["ablations"][wildcards.experiment]["seeds"])),
+        samples=lambda wildcards: ",".join(map(str, config["ablations"][wildcards.experiment]["samples"])),
+        outdir=lambda wildcards, output: os.path.dirname(output.metrics),
+    log:
+        "logs/ablations/{experiment}/{group}/{activation}/d{dim}.log",
+    benchmark:
+        "results/benchmarks/ablations/{experiment}/{group}/{activation}/d{dim}.tsv"
+    threads: config["resources"]["train"]["threads"]
+    resources:
+        mem_mb=config["resources"]["train"]["mem_mb"],
+        runtime=config["resources"]["train"]["runtime"],
+    conda:
+        "../../environment.yml"
+    shell:
+        "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
+        "python -m sgdagan sweep --spec {input.spec}"
+        " --activation {wildcards.activation} --dim {wildcards.dim}"
+        " --seeds {params.seeds} --samples {params.samples} --out {params.outdir}"
+        " > {log} 2>&1"
+
+
+rule ablation_tables:
+    input:
+        lambda wildcards: sweep_outputs(wildcards.experiment),
+    output:
+        summary="reports/tables/{experiment}.csv",
+        steps="reports/tables/{experiment}_steps.csv",
+    params:
+        target_tv=lambda wildcards: config["ablations"][wildcards.experiment].get("target_tv"),
+    log:
+        "logs/ablations/{experiment}/tables.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/ablation_tables.py"
+
+
+rule bilinear:
+    output:
+        grid="reports/tables/bilinear.csv",
+        boundaries="reports/tables/bilinear_boundaries.csv",
+    params:
+        settings=config["ablations"]["bilinear"],
+    log:
+        "logs/ablations/bilinear.log",
+    benchmark:
+        "results/benchmarks/ablations/bilinear.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/bilinear.py"
