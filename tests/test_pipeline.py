@@ -125,18 +125,21 @@ def test_default_config_documents_every_key():
     leaves(SCHEMA, config, "")
 
 
-@pytest.mark.parametrize("configs, train_jobs", [
-    ((), 4 * 5 * 5),
-    (("config/cluster.yaml",), 6 * 7 * 20),
-    (("tiny.yaml",), N_JOBS),
+@pytest.mark.parametrize("configs, train_jobs, sweep_jobs", [
+    # sweeps: discriminators (activations × dims) + dynamics (methods × activations × dims)
+    # + prior_work (activations × dims) + condition (activations × dims)
+    ((), 4 * 5 * 5, 2 * 1 + 8 * 1 * 1 + 2 * 3 + 2 * 1),
+    (("config/cluster.yaml",), 6 * 7 * 20, 4 * 2 + 8 * 2 * 2 + 2 * 3 + 4 * 1),
+    (("tiny.yaml",), N_JOBS, 0),
 ])
-def test_presets_plan_one_train_job_per_cell(tmp_path, configs, train_jobs):
+def test_presets_plan_one_train_job_per_cell(tmp_path, configs, train_jobs, sweep_jobs):
     workdir = make_workdir(tmp_path)
     jobs = planned_jobs(workdir, configs=configs)
     assert jobs["train"] == train_jobs
+    assert jobs.get("sweep", 0) == sweep_jobs
     for rule in ("train_config", "aggregate", "analyze", "report_readme"):
         assert jobs[rule] == 1
-    assert jobs["report_notebooks"] == 2
+    assert jobs["report_notebooks"] == (3 if sweep_jobs else 2)  # + ablations.ipynb
 
 
 def test_lint_is_clean(tmp_path):
