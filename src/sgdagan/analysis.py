@@ -584,7 +584,7 @@ def _ablations_section(tables: Mapping[str, pd.DataFrame]) -> list[str]:
     lines = []
     if "discriminators" in tables:
         t = tables["discriminators"]
-        shown = t.assign(family=t["variant"].where(t["variant"] != "", "(no GAN)"))[
+        shown = t.assign(family=t["variant"].fillna("").replace("", "(no GAN)"))[
             ["activation", "dim", "n", "family", "method", "tv_median", "tv_q25", "tv_q75", "identifies_sigma"]]
         lines += ["### Discriminator families", "",
                   "Final TV (median and quartiles over seeds) of SGDA with each discriminator family, beside the "
@@ -592,9 +592,8 @@ def _ablations_section(tables: Mapping[str, pd.DataFrame]) -> list[str]:
                   "identify Σ: its TV stalls.", "", markdown_table(shown), ""]
     if "dynamics" in tables:
         t = tables["dynamics"]
-        t = t[t["variant"] != ""]
         target = t["target_tv"].iloc[0] if len(t) else float("nan")
-        shown = t[["activation", "dim", "n", "dynamics", "lr_gen", "lr_disc", "tv_median", "steps_to_target",
+        shown = t[["activation", "dim", "n", "method", "lr_gen", "lr_disc", "tv_median", "steps_to_target",
                    "reached", "diverged", "runs"]]
         lines += ["### Game dynamics on the GAN", "",
                   f"Every method at every step-size setting of the grid (not only the best): final TV (median over "
