@@ -1,6 +1,6 @@
 """Throughput: the batched trainer against a plain per-game loop, side by side in one run.
 
-    python benchmarks/throughput.py [--games 32] [--dim 16] [--steps 300] [--repeats 3] [--device cpu|cuda]
+    python benchmarks/throughput.py [--games 32] [--dim 16] [--steps 300] [--repeats 5] [--device cpu|cuda]
 
 The per-game loop is the same mathematics written the way GAN code usually is: one game at a
 time, nn.Parameter players, torch.optim.SGD, loss.backward(). Both run the same number of
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--games", type=int, default=32)
     parser.add_argument("--dim", type=int, default=16)
     parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
@@ -90,7 +90,7 @@ def main() -> None:
         ratios.append(looped / batched)
         print(f"repeat {repeat}: batched {game_steps / batched:7.0f} game-steps/s, per-game loop "
               f"{game_steps / looped:6.0f} game-steps/s, speed-up {looped / batched:5.1f}x")
-    print(f"median speed-up : {statistics.median(ratios):.1f}x")
+    print(f"median speed-up : {statistics.median(ratios):.1f}x (min {min(ratios):.1f}x, max {max(ratios):.1f}x)")
 
     flops = 8 * args.dim**2 * config.gen_batch * game_steps
     w = torch.randn(len(specs), args.dim, args.dim, device=device, dtype=dtype)
