@@ -597,8 +597,9 @@ def _ablations_section(tables: Mapping[str, pd.DataFrame]) -> list[str]:
                    "reached", "diverged", "runs"]]
         lines += ["### Game dynamics on the GAN", "",
                   f"Every method at every step-size setting of the grid (not only the best): final TV (median over "
-                  f"seeds), steps to reach TV ≤ {target:g} (median; inf: most runs never did) and the fraction "
-                  "of runs that reached it.", "", markdown_table(shown), ""]
+                  f"seeds), steps to reach TV ≤ {target:g} (median over runs, at the log-spaced checkpoints; – where "
+                  "most runs never did) and the fraction of runs that reached it. The first two rows are "
+                  "the no-GAN estimators on the same data.", "", markdown_table(shown), ""]
     if "bilinear" in tables:
         t = tables["bilinear"]
         per = t.groupby("method").agg(runs=("agrees", "size"), agree=("agrees", "sum"),
