@@ -598,7 +598,7 @@ def _ablations_section(tables: Mapping[str, pd.DataFrame]) -> list[str]:
         lines += ["### Game dynamics on the GAN", "",
                   f"Every method at every step-size setting of the grid (not only the best): final TV (median over "
                   f"seeds), steps to reach TV ≤ {target:g} (median over runs, at the log-spaced checkpoints; – where "
-                  "most runs never did) and the fraction of runs that reached it. The first two rows are "
+                  "most runs never did) and the fraction of runs that reached it. Rows without step sizes are "
                   "the no-GAN estimators on the same data.", "", markdown_table(shown), ""]
     if "bilinear" in tables:
         t = tables["bilinear"]
