@@ -30,6 +30,7 @@ import yaml
 
 from .config import ConfigError, TrainConfig
 from .provenance import atomic_path, provenance, utc_now
+from .sweep import run_sweep as train_variants
 from .sweep import variant_configs
 
 # CLI flag → TrainConfig field, for flags whose names differ.
@@ -96,9 +97,7 @@ def run_sweep(args: argparse.Namespace) -> None:
         configs = variant_configs(spec, args.activation, args.dim, args.seeds, args.samples)
     except ConfigError as err:
         _fail(f"argument --spec: {err}", command="sweep")
-    from .sweep import run_sweep as sweep  # torch-heavy import after the arguments are known to be good
-
-    metrics, device = sweep(spec, args.activation, args.dim, args.seeds, args.samples, args.out, args.checkpoint_every)
+    metrics, device = train_variants(configs, args.seeds, args.out, args.checkpoint_every)
     record = provenance({"spec": spec, "activation": args.activation, "dim": args.dim, "seeds": args.seeds,
                          "samples": args.samples, "variants": {k: c.to_dict() for k, c in configs.items()}},
                         device, started)

@@ -48,12 +48,12 @@ def variant_configs(spec: Mapping, activation: str, dim: int, seeds: Sequence[in
     return configs
 
 
-def run_sweep(spec: Mapping, activation: str, dim: int, seeds: Sequence[int], samples: Sequence[int], out: Path,
-              checkpoint_every: float = 60.0, progress: bool | None = None) -> tuple[pd.DataFrame, str]:
-    """Train every variant (resuming finished ones from OUT/variants/); all rows and the device."""
-    from .trainer import resolve_device, train  # torch-heavy
+def run_sweep(configs: Mapping[str, TrainConfig], seeds: Sequence[int], out: Path, checkpoint_every: float = 60.0,
+              progress: bool | None = None) -> tuple[pd.DataFrame, str]:
+    """Train every variant of `variant_configs(...)` (resuming finished ones from OUT/variants/);
+    all rows and the device."""
+    from .trainer import resolve_device, train  # torch-heavy: imported once the spec is known to be good
 
-    configs = variant_configs(spec, activation, dim, seeds, samples)
     done_dir = Path(out) / "variants"
     done_dir.mkdir(parents=True, exist_ok=True)
     frames = []

@@ -21,7 +21,7 @@ rule sweep:
     input:
         spec=f"{SWEEP_DIR}/spec.yaml",
     output:
-        metrics=f"{SWEEP_DIR}/{{activation}}/d{{dim}}/metrics.parquet",
+        metrics=SWEEP_METRICS,
         provenance=f"{SWEEP_DIR}/{{activation}}/d{{dim}}/provenance.json",
     params:
         seeds=lambda wildcards: ",".join(map(str, config["ablations"][wildcards.experiment]["seeds"])),

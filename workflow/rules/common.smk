@@ -208,6 +208,7 @@ def notebook_parameters(wildcards, output):
 
 SWEEP_EXPERIMENTS = ["discriminators", "dynamics", "prior_work", "condition"]  # trained by rule sweep
 SWEEP_DIR = "results/ablations/{experiment}/{group}"
+SWEEP_METRICS = f"{SWEEP_DIR}/{{activation}}/d{{dim}}/metrics.parquet"
 
 
 def enabled_ablations(cfg):
@@ -246,13 +247,15 @@ def sweep_spec_yaml(experiment, group):
 
 
 def sweep_outputs(experiment):
+    """Every sweep job's metrics of `experiment`, in a fixed order."""
     a = config["ablations"][experiment]
-    return [
-        f"results/ablations/{experiment}/{group}/{activation}/d{dim}/metrics.parquet"
-        for group in sweep_groups(experiment)
-        for activation in a["activations"]
-        for dim in a["dims"]
-    ]
+    return expand(
+        SWEEP_METRICS,
+        experiment=experiment,
+        group=list(sweep_groups(experiment)),
+        activation=a["activations"],
+        dim=a["dims"],
+    )
 
 
 def ablation_tables(cfg):
