@@ -1,12 +1,19 @@
 """Throughput: the batched trainer against a plain per-game loop, side by side in one run.
 
-    python benchmarks/throughput.py [--games 32] [--dim 16] [--steps 300] [--repeats 5] [--device cpu|cuda]
+    python benchmarks/throughput.py [--games 32] [--dim 16] [--steps 300] [--repeats 3] [--pairs 8]
+                                    [--device cpu|cuda]
 
 The per-game loop is the same mathematics written the way GAN code usually is: one game at a
 time, nn.Parameter players, torch.optim.SGD, loss.backward(). Both run the same number of
-SGDA steps on the same 32 games (4 seeds × 8 sample sizes) with the default batch sizes;
-the figure of merit is game-steps per second and the ratio between the two. The two alternate
-`--repeats` times (so drifting machine load hits both) and the median ratio is reported.
+SGDA steps on the same 32 games (4 seeds × 8 sample sizes) with the default batch sizes, and
+both evaluate each game's final Σ once with the trainer's metrics (`trainer.measure`); the
+batched side is `trainer.train_group`, what `train` runs for each method. The figure of merit
+is game-steps per second and the ratio between the two.
+
+Side by side: a shared machine's speed drifts over seconds, so each repeat splits the loop's
+games into `--pairs` parts and times each part right after a whole batched run; a pair's ratio
+compares the two rates measured within seconds of each other. Reported: the median over all
+pairs, with the smallest and largest.
 
 Achieved FLOP/s counts the step's four batched products (W x, u uᵀ, S u, g xᵀ: 8·d²·B per
 game-step); the plain reference is torch.matmul of the first one's shapes, timed in the same run.
@@ -22,11 +29,12 @@ from sgdagan.activations import get_activation
 from sgdagan.config import TrainConfig
 from sgdagan.features import make_discriminator
 from sgdagan.targets import sample_target, target_weights
-from sgdagan.trainer import LATENT_DTYPE, GameSpec, GroupRun
+from sgdagan.trainer import LATENT_DTYPE, GameSpec, measure, train_group
 
 
-def per_game_loop(config, activation, data, specs, device, dtype) -> None:
-    """SGDA one game after another, in the usual nn.Parameter / optimizer style."""
+def per_game_loop(config, activation, data, stars, specs, device, dtype) -> None:
+    """SGDA one game after another, in the usual nn.Parameter / optimizer style; each game is
+    evaluated (TV etc. by the trainer's `measure`) when it finishes, as the trainer evaluates its own."""
     disc = make_discriminator("truncated", activation, config.penalty)
     for spec in specs:
         gen = torch.Generator(device=device).manual_seed(spec.seed * 100_003 + spec.n)
@@ -46,6 +54,8 @@ def per_game_loop(config, activation, data, specs, device, dtype) -> None:
             payoff.backward()
             opt_g.step()
             opt_d.step()
+        with torch.no_grad():
+            measure((w @ w.T)[None], stars[spec.seed][None], [spec.seed], config, activation)
 
 
 def main() -> None:
@@ -53,7 +63,9 @@ def main() -> None:
     parser.add_argument("--games", type=int, default=32)
     parser.add_argument("--dim", type=int, default=16)
     parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--pairs", type=int, default=8,
+                        help="the loop runs in this many parts per repeat, each timed right after a batched run")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
@@ -81,16 +93,25 @@ def main() -> None:
         return time.perf_counter() - start
 
     game_steps = len(specs) * args.steps
-    ratios = []
+    segments = [specs[k::args.pairs] for k in range(args.pairs)]
+    ratios, batched_times = [], []
     print(f"{len(specs)} games, d={args.dim}, gen_batch={config.gen_batch}, {args.steps} steps, device={device}, "
-          f"torch threads={torch.get_num_threads()}")
+          f"torch threads={torch.get_num_threads()}; {args.repeats} repeats × {args.pairs} pairs")
     for repeat in range(args.repeats):
-        batched = timed(lambda: GroupRun(specs, config, activation, data, sigma_star, device, dtype).run(progress=False))
-        looped = timed(lambda: per_game_loop(config, activation, data, specs, device, dtype))
-        ratios.append(looped / batched)
-        print(f"repeat {repeat}: batched {game_steps / batched:7.0f} game-steps/s, per-game loop "
-              f"{game_steps / looped:6.0f} game-steps/s, speed-up {looped / batched:5.1f}x")
-    print(f"median speed-up : {statistics.median(ratios):.1f}x (min {min(ratios):.1f}x, max {max(ratios):.1f}x)")
+        looped_total, repeat_ratios = 0.0, []
+        for segment in segments:
+            batched = timed(lambda: train_group(specs, config, activation, data, sigma_star, device, dtype))
+            looped = timed(lambda: per_game_loop(config, activation, data, stars, segment, device, dtype))
+            looped_total += looped
+            batched_times.append(batched)
+            repeat_ratios.append((looped / len(segment)) / (batched / len(specs)))
+        ratios += repeat_ratios
+        print(f"repeat {repeat}: batched {game_steps / statistics.median(batched_times[-args.pairs:]):7.0f} "
+              f"game-steps/s (median), per-game loop {game_steps / looped_total:6.0f} game-steps/s, "
+              f"speed-up median {statistics.median(repeat_ratios):5.1f}x (pairs {min(repeat_ratios):.1f}x–"
+              f"{max(repeat_ratios):.1f}x)")
+    print(f"median speed-up : {statistics.median(ratios):.1f}x over {len(ratios)} pairs "
+          f"(min {min(ratios):.1f}x, max {max(ratios):.1f}x)")
 
     flops = 8 * args.dim**2 * config.gen_batch * game_steps
     w = torch.randn(len(specs), args.dim, args.dim, device=device, dtype=dtype)
@@ -98,7 +119,7 @@ def main() -> None:
     products = 4 * args.steps
     out = torch.empty(len(specs), args.dim, config.gen_batch, device=device, dtype=dtype)
     matmul = timed(lambda: [torch.matmul(w, x, out=out) for _ in range(products)])
-    print(f"trainer achieved: {flops / batched / 1e9:7.2f} GFLOP/s (last repeat)")
+    print(f"trainer achieved: {flops / statistics.median(batched_times) / 1e9:7.2f} GFLOP/s (median batched run)")
     print(f"plain bmm       : {flops / matmul / 1e9:7.2f} GFLOP/s ({products} × torch.matmul {tuple(w.shape)} @ "
           f"{tuple(x.shape)})")
 

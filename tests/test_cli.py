@@ -155,7 +155,7 @@ def test_a_killed_run_resumes_from_its_checkpoint_to_the_uninterrupted_result(tm
                 state = torch.load(checkpoint, weights_only=True)
             except (EOFError, RuntimeError):  # only the rename is atomic; retry
                 state = None
-            if state and state["finished"] and state["current"] and state["current"]["state"]["step"] > 100:
+            if state and state["finished"] and state["current"] and min(s["step"] for s in state["current"]["states"]) > 100:
                 break
         time.sleep(0.05)
     assert proc.poll() is None, "the run finished before it could be killed; make it longer"

@@ -7,7 +7,7 @@ import torch
 from sgdagan.activations import ACTIVATIONS, get_activation
 from sgdagan.config import TrainConfig
 from sgdagan.targets import sample_target, target_weights
-from sgdagan.trainer import GameSpec, GroupRun, game_seed, train
+from sgdagan.trainer import GameSpec, GroupRun, game_seed, intra_op_threads, shard_games, train
 
 FAST = dict(dim=3, steps=200, checkpoints=4, tv_samples=2000)
 
@@ -37,6 +37,24 @@ def test_a_game_alone_equals_the_same_game_in_a_batch(data_batch):
     assert alone.metrics.drop(columns="wall_s").equals(mine.drop(columns="wall_s"))
     for key, sigma in alone.sigmas.items():
         assert np.array_equal(sigma, batch.sigmas[key])
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_numbers_do_not_depend_on_the_thread_count(threads):
+    # With T intra-op threads a group trains as T shards in parallel threads (train_group): the
+    # rows (in the same order) and every Σ must equal a single-threaded, single-shard run's.
+    config = TrainConfig.from_sources(None, samples=[200, 500, 3000], dynamics=["sgda", "alt"],
+                                      discriminators=["quadratic", "truncated"], **FAST)
+    with intra_op_threads(1):
+        single = train(config, seeds=[0, 1])
+    with intra_op_threads(threads):
+        sharded = train(config, seeds=[0, 1])
+    assert single.metrics.drop(columns="wall_s").equals(sharded.metrics.drop(columns="wall_s"))
+    assert single.sigmas.keys() == sharded.sigmas.keys()
+    assert all(np.array_equal(single.sigmas[k], sharded.sigmas[k], equal_nan=True) for k in single.sigmas)
+    with intra_op_threads(threads):
+        shards = shard_games(6, torch.device("cpu"))
+    assert len(shards) == threads and sorted(sum(shards, [])) == list(range(6))
 
 
 def test_same_seed_same_numbers_and_other_seeds_differ():

@@ -39,6 +39,7 @@ import pandas as pd
 import torch
 
 from .dynamics import get_dynamics
+from .trainer import intra_op_threads
 
 GAMMA_METHODS = ("co", "pm")  # the rules with a γ of their own
 BILINEAR_METHODS = ("sgda", "alt", "ttur", "omd", "eg", "pm", "co")  # bilevel needs a best response
@@ -303,12 +304,8 @@ def convergence_grid(methods: Sequence[str], etas: Sequence[float], gammas: Sequ
       expected: the outcome that ratio_exact gives by the same criterion (what T steps can show);
       agrees: outcome == expected.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the tensors are tiny: intra-op threads only add overhead (50x on a busy CPU)
-    try:
+    with intra_op_threads(1):  # the tensors are tiny: intra-op threads only add overhead (50x on a busy CPU)
         return _convergence_grid(methods, etas, gammas, C, steps, seed, tol, ttur_decay)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _convergence_grid(methods, etas, gammas, C, steps, seed, tol, ttur_decay) -> pd.DataFrame:

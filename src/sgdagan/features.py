@@ -53,10 +53,10 @@ class MomentDiscriminator:
         """Per-sample u for real data y (any leading shape, last dim d)."""
         if not self.truncated:
             return y
-        inside = self.activation.in_region(y)
+        outside = ~self.activation.in_region(y)
         # Masked before the inverse so that atanh/logit never see values outside their domain.
-        safe = torch.where(inside, y, torch.zeros_like(y) + _inside_point(self.activation))
-        return torch.where(inside, self.activation.inverse(safe), torch.zeros_like(y))
+        safe = y.masked_fill(outside, _inside_point(self.activation))
+        return self.activation.inverse(safe).masked_fill_(outside, 0.0)
 
     def generator_transform(self, z: torch.Tensor) -> torch.Tensor:
         """Per-sample u for generator pre-activations z = Wx; differentiable in z. Truncated: z where

@@ -15,7 +15,9 @@ import math
 import sys
 import time
 import zlib
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
@@ -42,9 +44,9 @@ INIT_STREAM = "init"  # in place of a method name: W_0 is shared by all methods 
 # Steps of random draws generated at once per game: amortises the per-generator call overhead.
 # Fixed, so that a game's stream never depends on the batch it trains in.
 RNG_BLOCK = 16
-# Latents are drawn in float32 and used in the training dtype: the CPU's float32 normal sampler is
-# vectorised (~5× faster than float64's, which dominated a step), and rounding a N(0, 1) draw to
-# 24 bits is far below the Monte Carlo error of a latent batch.
+# Latents are drawn and kept in float32 and used in the training dtype: the CPU's float32 normal
+# sampler is vectorised (~5× faster than float64's, which dominated a step), and rounding a N(0, 1)
+# draw to 24 bits is far below the Monte Carlo error of a latent batch.
 LATENT_DTYPE = torch.float32
 
 METRIC_COLUMNS = ["tv", "tv_se", "frob_rel", "frob_white", "frob_abs", "tv_sign_lb"]
@@ -97,8 +99,9 @@ class GameStreams:
         self.shape = (RNG_BLOCK, draws, config.dim, config.gen_batch)  # feature-major latents
         self.data_batch = config.data_batch
         self.device, self.dtype = torch.device(device), dtype
-        # [R, BLOCK, draws, d, B]: each game's block contiguous, refilled in place from its generator.
-        self._latents = torch.empty((len(specs), *self.shape), device=device, dtype=dtype)
+        # [R, BLOCK, draws, d, B] in float32: each game's block contiguous, refilled in place from its
+        # generator; a step's slice is converted to the training dtype when it is used.
+        self._latents = torch.empty((len(specs), *self.shape), device=device, dtype=LATENT_DTYPE)
         self._indices = None
         self._block_pos = RNG_BLOCK
 
@@ -114,23 +117,13 @@ class GameStreams:
         return torch.stack(weights) * (scale / dim**0.5)
 
     def _refill(self) -> None:
-        """Draw the next block of every game (in float32, stored in the training dtype). The games'
-        generators are independent, so on the CPU they are drawn on torch's intra-op thread count
-        in parallel (the sampler itself is serial), with the same numbers as one after another."""
-        def draw(game: int) -> torch.Tensor | None:
-            gen = self.generators[game]
-            self._latents[game].copy_(torch.randn(self.shape, generator=gen, device=self.device, dtype=LATENT_DTYPE))
-            if not self.data_batch:
-                return None
-            u = torch.rand((RNG_BLOCK, self.data_batch), generator=gen, device=self.device, dtype=torch.float64)
-            return (u * self.sizes[game]).long().clamp_(max=self.sizes[game] - 1)
-
-        games = range(len(self.generators))
-        if self.device.type == "cpu" and torch.get_num_threads() > 1:
-            with ThreadPoolExecutor(torch.get_num_threads()) as pool:
-                indices = list(pool.map(draw, games))
-        else:
-            indices = [draw(game) for game in games]
+        """Draw the next block of every game (float32 latents, then minibatch indices)."""
+        indices = []
+        for game, gen in enumerate(self.generators):
+            self._latents[game].normal_(generator=gen)
+            if self.data_batch:
+                u = torch.rand((RNG_BLOCK, self.data_batch), generator=gen, device=self.device, dtype=torch.float64)
+                indices.append((u * self.sizes[game]).long().clamp_(max=self.sizes[game] - 1))
         self._indices = torch.stack(indices, dim=1) if self.data_batch else None  # [BLOCK, R, Bd]
         self._block_pos = 0
 
@@ -149,7 +142,7 @@ class GameStreams:
             self._refill()
         pos = self._block_pos
         self._block_pos += 1
-        return self._latents[:, pos], None if self._indices is None else self._indices[pos]
+        return self._latents[:, pos].to(self.dtype), None if self._indices is None else self._indices[pos]
 
 
 class StepOracle:
@@ -248,7 +241,7 @@ class GroupRun:
         self.seeds = [spec.seed for spec in specs]
         games, dim = len(specs), config.dim
 
-        transformed = {seed: self.disc.data_transform(y).to(dtype) for seed, y in data.items()}
+        transformed = {seed: self.disc.data_transform(data[seed]).to(dtype) for seed in sorted(set(self.seeds))}
         if config.data_batch == 0:
             per_game = [self.disc.moments(transformed[spec.seed][None, : spec.n]) for spec in specs]
             self.real_full = [torch.cat(parts) for parts in zip(*per_game)]
@@ -280,14 +273,16 @@ class GroupRun:
             setattr(self, key, state[key])
         self.streams.set_generator_states(state["generators"])
 
-    def run(self, progress: bool, on_block=None) -> tuple[list[dict], torch.Tensor]:
-        """Train to config.steps; `on_block(self)` is called at each RNG-block boundary (for checkpoints)."""
+    def run(self, progress: bool, on_block=None, stop: threading.Event | None = None
+            ) -> tuple[list[dict], torch.Tensor]:
+        """Train to config.steps; `on_block(self)` is called at each RNG-block boundary (for checkpoints).
+        A set `stop` ends the run after the current step (the caller is abandoning it)."""
         config = self.config
         resumed_at, started = self.elapsed, time.perf_counter()
         average_start = int(config.average_from * config.steps) if config.averaging == "tail" else config.steps + 1
         checkpoints = set(metrics.checkpoint_steps(config.steps, config.checkpoints))
         bar = tqdm(total=config.steps, initial=self.step, desc=self.specs[0].method, disable=not progress, leave=False)
-        while self.step < config.steps:
+        while self.step < config.steps and not (stop is not None and stop.is_set()):
             self.step += 1
             step = self.step
             latents, indices = self.streams.next()
@@ -344,8 +339,10 @@ def _where_alive(alive: torch.Tensor, tensor: torch.Tensor) -> torch.Tensor:
 class Checkpoint:
     """A training job's resumable state on disk: finished groups and the one in progress.
 
-    Saved atomically every `every` seconds (at RNG-block boundaries), keyed by a fingerprint of
-    the config, seeds and code revision: a checkpoint from any other run is ignored, not mixed in.
+    The group in progress is saved as its shards' layout and each shard's latest state at one of
+    its own RNG-block boundaries (shards run independently, so each resumes from its own step).
+    Saved atomically every `every` seconds, keyed by a fingerprint of the config, seeds and code
+    revision: a checkpoint from any other run is ignored, not mixed in.
     """
 
     def __init__(self, path: Path, fingerprint: str, every: float):
@@ -353,6 +350,7 @@ class Checkpoint:
         self.finished: dict[str, dict] = {}
         self.current: dict | None = None
         self._last_save = time.monotonic()
+        self._lock = threading.Lock()  # shards report from their own threads
         if self.path.exists():
             saved = torch.load(self.path, map_location="cpu", weights_only=True)
             if saved.get("fingerprint") == fingerprint:
@@ -366,17 +364,109 @@ class Checkpoint:
             torch.save({"fingerprint": self.fingerprint, "finished": self.finished, "current": self.current}, tmp)
         self._last_save = time.monotonic()
 
-    def on_block(self, method: str):
+    def in_progress(self, method: str) -> dict | None:
+        """The saved shards of `method`'s group ({"shards": [game indices], "states": [...]}), if any."""
+        return self.current if self.current is not None and self.current["method"] == method else None
+
+    def start_group(self, method: str, shards: list[list[int]], runs: list[GroupRun]) -> None:
+        self.current = {"method": method, "shards": shards, "states": [_snapshot(r.state_dict()) for r in runs]}
+
+    def on_block(self, shard: int):
         def save_if_due(run: GroupRun) -> None:
-            if time.monotonic() - self._last_save >= self.every:
-                self.current = {"method": method, "state": run.state_dict()}
-                self.save()
+            # A copy: the other shards' threads go on while this one writes the file.
+            state = _snapshot(run.state_dict())
+            with self._lock:
+                self.current["states"][shard] = state
+                if time.monotonic() - self._last_save >= self.every:
+                    self.save()
         return save_if_due
 
     def finish_group(self, method: str, rows: list[dict], final: torch.Tensor) -> None:
         self.finished[method] = {"rows": rows, "final": final.cpu()}
         self.current = None
         self.save()
+
+
+def _snapshot(state):
+    """A copy of a state dict that later training steps cannot change (rows are never mutated)."""
+    if isinstance(state, torch.Tensor):
+        return state.clone()
+    if isinstance(state, dict):
+        return {k: _snapshot(v) for k, v in state.items()}
+    if isinstance(state, list):
+        return [_snapshot(v) for v in state]
+    return state
+
+
+def shard_games(games: int, device: torch.device) -> list[list[int]]:
+    """The games of a group split over the CPU's threads, interleaved: one shard per torch intra-op
+    thread, each trained single-threaded in its own Python thread (see `train_group`); one shard
+    on a GPU."""
+    workers = max(1, min(games, torch.get_num_threads())) if device.type == "cpu" else 1
+    return [list(range(k, games, workers)) for k in range(workers)]
+
+
+@contextmanager
+def intra_op_threads(count: int):
+    """torch's intra-op thread count set to `count` inside the block, restored after it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def train_group(specs: list[GameSpec], config: TrainConfig, activation: Activation, data: dict[int, torch.Tensor],
+                sigma_star: torch.Tensor, device, dtype, progress: bool = False,
+                checkpoint: Checkpoint | None = None) -> tuple[list[dict], torch.Tensor]:
+    """Train one method's games: (rows, final Σ per game), rows in the order of one `GroupRun`.
+
+    On a CPU with several intra-op threads the games are split into shards (`shard_games`), each a
+    `GroupRun` on one thread, all shards at once. One shard's random draws then overlap another's
+    products, and no small operation pays for a thread team: measured 1.15× over one
+    two-threaded run on 2 cores (benchmarks/throughput.py). A game's numbers do not depend on its
+    shard (each game is computed independently of the others, bit for bit on the CPU) nor,
+    therefore, on the thread count.
+    """
+    device = torch.device(device)
+    method = specs[0].method
+    saved = checkpoint.in_progress(method) if checkpoint is not None else None
+    shards = saved["shards"] if saved is not None else shard_games(len(specs), device)
+    runs = [GroupRun([specs[i] for i in shard], config, activation, data, sigma_star[shard], device, dtype)
+            for shard in shards]
+    if saved is not None:
+        for run, state in zip(runs, saved["states"]):
+            run.load_state_dict(_to_device(state, device))
+        log.info("%s: resuming at step %s of %d", method, "/".join(str(r.step) for r in runs), config.steps)
+    if checkpoint is not None:
+        checkpoint.start_group(method, shards, runs)
+
+    def train_shard(k: int, stop: threading.Event | None = None):
+        on_block = checkpoint.on_block(k) if checkpoint is not None else None
+        return runs[k].run(progress and k == 0, on_block=on_block, stop=stop)
+
+    if len(runs) == 1:
+        results = [train_shard(0)]
+    else:
+        stop = threading.Event()
+        with intra_op_threads(1), ThreadPoolExecutor(len(runs)) as pool:
+            futures = [pool.submit(train_shard, k, stop) for k in range(len(runs))]
+            try:
+                results = [future.result() for future in futures]
+            except BaseException:  # an error or Ctrl-C: the other shards stop after their current step
+                stop.set()
+                raise
+
+    position = {(spec.seed, spec.n): i for i, spec in enumerate(specs)}
+    rows = sorted((row for shard_rows, _ in results for row in shard_rows),
+                  key=lambda row: (row["step"], position[(row["seed"], row["n"])]))
+    final = torch.empty((len(specs), *results[0][1].shape[1:]), dtype=results[0][1].dtype, device=device)
+    for shard, (_, shard_final) in zip(shards, results):
+        final[shard] = shard_final
+    if checkpoint is not None:
+        checkpoint.finish_group(method, rows, final)
+    return rows, final
 
 
 def fingerprint(config: TrainConfig, seeds: Sequence[int]) -> str:
@@ -431,13 +521,8 @@ def train(config: TrainConfig, seeds: Sequence[int] | None = None, progress: boo
             log.info("training %d games of %s (d=%d, %s) on %s", len(specs), method, config.dim,
                      config.activation, device)
             sigma_star = torch.stack([torch.as_tensor(star[spec.seed], device=device, dtype=dtype) for spec in specs])
-            run = GroupRun(specs, config, activation, data, sigma_star, device, dtype)
-            if saved is not None and saved.current is not None and saved.current["method"] == method:
-                run.load_state_dict(_to_device(saved.current["state"], device))
-                log.info("%s: resuming at step %d of %d", method, run.step, config.steps)
-            group_rows, final = run.run(progress, on_block=saved.on_block(method) if saved else None)
-            if saved is not None:
-                saved.finish_group(method, group_rows, final)
+            group_rows, final = train_group(specs, config, activation, data, sigma_star, device, dtype, progress,
+                                            checkpoint=saved)
         rows += group_rows
         for spec, sigma in zip(specs, final.cpu().numpy()):
             sigmas[(spec.seed, spec.method, spec.n)] = sigma
