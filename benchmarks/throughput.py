@@ -1,6 +1,6 @@
 """Throughput: the batched trainer against a plain per-game loop, side by side in one run.
 
-    python benchmarks/throughput.py [--games 32] [--dim 16] [--steps 300] [--repeats 3] [--pairs 8]
+    python benchmarks/throughput.py [--games 32] [--dim 16] [--steps 1000] [--repeats 3] [--pairs 4]
                                     [--device cpu|cuda]
 
 The per-game loop is the same mathematics written the way GAN code usually is: one game at a
@@ -62,9 +62,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--games", type=int, default=32)
     parser.add_argument("--dim", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--pairs", type=int, default=8,
+    parser.add_argument("--pairs", type=int, default=4,
                         help="the loop runs in this many parts per repeat, each timed right after a batched run")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()

@@ -282,14 +282,16 @@ def game_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     multiples of 64 bytes, so every game's block of the product — and of both gradients autograd
     forms from it — starts aligned, whatever R is. Padding only adds exact zeros.
     """
+    # bmm when it is one (what matmul would call, without its broadcasting bookkeeping: a hot path).
+    product = torch.bmm if a.dim() == b.dim() == 3 else torch.matmul
     align = _align(a)
     rows, cols = a.shape[-2], b.shape[-1]
     pad_rows, pad_cols = -rows % align, -cols % align
     if not pad_rows and not pad_cols:
-        return torch.matmul(a, b)
+        return product(a, b)
     a = torch.nn.functional.pad(a, (0, 0, 0, pad_rows))
     b = torch.nn.functional.pad(b, (0, pad_cols))
-    return torch.matmul(a, b)[..., :rows, :cols]
+    return product(a, b)[..., :rows, :cols]
 
 
 def _align(x: torch.Tensor) -> int:
