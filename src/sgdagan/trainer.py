@@ -470,8 +470,13 @@ def train_group(specs: list[GameSpec], config: TrainConfig, activation: Activati
     return rows, final
 
 
+CHECKPOINT_FORMAT = 2  # 2: the group in progress is saved per shard
+
+
 def fingerprint(config: TrainConfig, seeds: Sequence[int]) -> str:
-    return json.dumps({"config": config.to_dict(), "seeds": list(seeds), "revision": git_revision()}, sort_keys=True)
+    """What a checkpoint must match to be resumed; the format guards installs without a git revision."""
+    return json.dumps({"config": config.to_dict(), "seeds": list(seeds), "revision": git_revision(),
+                       "format": CHECKPOINT_FORMAT}, sort_keys=True)
 
 
 def train(config: TrainConfig, seeds: Sequence[int] | None = None, progress: bool | None = None,
