@@ -27,7 +27,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # a terminal bar (the CLI); tqdm.auto would warn in notebooks that import the package
 
 from . import metrics
 from .activations import Activation, get_activation
