@@ -14,9 +14,9 @@ import json
 import logging
 import math
 import sys
+import threading
 import time
 import zlib
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -120,11 +120,11 @@ class GameStreams:
     def _refill(self) -> None:
         """Draw the next block of every game (float32 latents, then minibatch indices)."""
         indices = []
-        for game, gen in enumerate(self.generators):
-            self._latents[game].normal_(generator=gen)
+        for latents, gen, n in zip(self._latents, self.generators, self.sizes):
+            latents.normal_(generator=gen)
             if self.data_batch:
                 u = torch.rand((RNG_BLOCK, self.data_batch), generator=gen, device=self.device, dtype=torch.float64)
-                indices.append((u * self.sizes[game]).long().clamp_(max=self.sizes[game] - 1))
+                indices.append((u * n).long().clamp_(max=n - 1))
         self._indices = torch.stack(indices, dim=1) if self.data_batch else None  # [BLOCK, R, Bd]
         self._block_pos = 0
 
