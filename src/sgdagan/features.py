@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar, Sequence, Union
+from typing import ClassVar, NamedTuple, Sequence, Union
 
+import numpy as np
 import torch
 
 from .activations import Activation
@@ -37,6 +38,14 @@ from .activations import Activation
 DISCRIMINATORS = ("linear", "quadratic", "truncated", "mlp")
 MLP_LOSSES = ("nonsaturating", "wgan_gp")
 _ALIGN_BYTES = 64  # the mlp pads its widths to multiples of this many bytes (see MLPDiscriminator.logits)
+
+
+class LatentMoments(NamedTuple):
+    """A latent batch X = [x_1 … x_B] per game seen only through x̄ = (1/B) Σ x_b [R, d] and
+    S = (1/B) X Xᵀ [R, d, d]: all that a game linear in x needs (`MomentDiscriminator.linear_in_latents`)."""
+
+    mean: torch.Tensor
+    second: torch.Tensor
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,57 @@ class MomentDiscriminator:
         lo = self.activation.preimage[0]
         return grad_u if lo == -math.inf else torch.ops.aten.threshold_backward(grad_u, z, lo)
 
+    @property
+    def linear_in_latents(self) -> bool:
+        """u = Wx exactly on the generator side (truncation of an injective φ): the fake moments
+        W x̄ and W S Wᵀ, and so the game's gradients, depend on a latent batch only through
+        `LatentMoments`, which the trainer can then draw directly (O(d³) a step, not O(d²B))."""
+        return self.truncated and self.activation.preimage[0] == -math.inf
+
+    def moments_from_stats(self, w: torch.Tensor, stats: LatentMoments) -> list[torch.Tensor]:
+        """The generator's moments [W x̄, W S Wᵀ] on a latent batch given as its `LatentMoments`
+        (a game `linear_in_latents`); differentiable in w."""
+        return self._moments_from_stats(w, stats)[0]
+
+    def _moments_from_stats(self, w, stats):
+        ws = game_matmul(w, stats.second)
+        fake = [game_matmul(w, stats.mean[..., None])[..., 0], game_matmul(ws, w.transpose(-1, -2))]
+        return fake[: 2 if self.second_moments else 1], ws
+
+    @property
+    def features_have_mean(self) -> bool:
+        """Whether the generator's features u = g(z) have a non-zero mean at z ~ N(0, 1) (Gauss–Hermite):
+        then E uuᵀ carries the rank-one mean part m mᵀ, whose eigenvalue ‖m‖² grows like d
+        (relu under either family; the quadratic family with leaky_relu, sigmoid or softplus)."""
+        nodes, weights = np.polynomial.hermite_e.hermegauss(64)
+        t = torch.as_tensor(nodes)
+        g = self.generator_transform(t) if self.truncated else self.activation.forward(t)
+        return abs(float((torch.as_tensor(weights) * g).sum()) / math.sqrt(2 * math.pi)) > 1e-9
+
+    def curvature(self, y: torch.Tensor) -> float:
+        """A bound on the generator's curvature in this game near the target, from a real sample y [n, d].
+
+        With V at its best response the generator descends ½‖m(data) − m(G_W)‖² (λ = 1), whose
+        Gauss–Newton curvature is ‖J‖², J = ∂m(G_W)/∂W. With a = g'(z) ⊙ Δx the change of the
+        features u = g(z) along a direction Δ (‖Δ‖_F = 1), Cauchy–Schwarz gives
+        ‖∂E u‖² ≤ E‖a‖² and ‖∂E uuᵀ‖_F² ≤ 4 E‖a‖² · λ_max(E uuᵀ), and E‖a‖² ≈ ḡ², the mean
+        square slope of g at the data's pre-activations. So h ≤ ḡ² (1 + 4 λ_max(E uuᵀ)), both
+        read off the real sample (at the target, E uuᵀ of the generator is the data's). For relu
+        λ_max grows like d/(2π)·tr Σ*/d (the features' mean), which is why a fixed step fails at
+        large d; for an injective φ under truncation it is λ_max(Σ*) = 1, whatever d.
+        """
+        inside = self.activation.in_region(y)
+        if self.truncated:
+            slope_sq = inside.to(y.dtype)
+        else:
+            safe = y.masked_fill(~inside, _inside_point(self.activation))
+            slope_sq = self.activation.derivative(self.activation.inverse(safe)).square().masked_fill(~inside, 0.0)
+        bound = 1.0
+        if self.second_moments:
+            u = self.data_transform(y)
+            bound += 4.0 * float(torch.linalg.eigvalsh(u.T @ u / u.shape[0])[-1])
+        return float(slope_sq.mean()) * bound
+
     def moments(self, u: torch.Tensor) -> list[torch.Tensor]:
         """[E u] or [E u, E u uᵀ] over the sample axis of u: [R, B, d] → [R, d], [R, d, d]."""
         first = u.mean(dim=-2)
@@ -87,7 +147,17 @@ class MomentDiscriminator:
             ∇_{V_k} U = m_k(data) − m_k(G_W) − λ V_k,
             ∇_W U = −(1/B) Σ_b [g'(z_b) ⊙ (V_1 + (V_2 + V_2ᵀ) u_b)] x_bᵀ.
         `latents` is feature-major, [R, d, B] (one column per sample): at d ≪ B, MKL's batched
-        products run about twice as fast this way round as on [R, B, d]."""
+        products run about twice as fast this way round as on [R, B, d].
+
+        Given `LatentMoments` (a game linear in x: u = Wx), the same gradients from x̄ and S:
+            ∇_{V_1} U = m_1 − W x̄ − λ V_1,  ∇_{V_2} U = m_2 − W S Wᵀ − λ V_2,
+            ∇_W U = −V_1 x̄ᵀ − (V_2 + V_2ᵀ) W S.
+        """
+        if isinstance(latents, LatentMoments):
+            fake, ws = self._moments_from_stats(w, latents)
+            grad_v = [m_real - m_fake - self.penalty * p for p, m_real, m_fake in zip(v, real, fake)]
+            grad_w = -v[0][:, :, None] * latents.mean[:, None, :] - game_matmul(v[1] + v[1].transpose(-1, -2), ws)
+            return grad_w, grad_v
         z = game_matmul(w, latents)
         u = self.generator_transform(z)
         fake = self.moments(u.transpose(-1, -2))
@@ -166,6 +236,7 @@ class MLPDiscriminator:
     slope: float = 0.2  # negative slope of the hidden layer's leaky ReLU
 
     zero_sum: ClassVar[bool] = False
+    linear_in_latents: ClassVar[bool] = False  # fake samples φ(Wx) enter the logits, not moments of Wx
 
     def __post_init__(self):
         if self.loss not in MLP_LOSSES:
@@ -179,6 +250,12 @@ class MLPDiscriminator:
     def generator_transform(self, z: torch.Tensor) -> torch.Tensor:
         """Fake samples φ(z) from pre-activations z = Wx; differentiable in z."""
         return self.activation.forward(z)
+
+    features_have_mean: ClassVar[bool] = False  # no moment features: its schedule is taken as given
+
+    def curvature(self, y: torch.Tensor) -> None:
+        """No curvature bound: the mlp is not linear in features (its η_W is lr_gen as given)."""
+        return None
 
     def moments(self, u: torch.Tensor) -> list[torch.Tensor]:
         """The batch itself, [R, B, d]: the discriminator sees samples, not summary statistics."""

@@ -10,6 +10,7 @@ runs on the same data. Metrics are recorded at log-spaced checkpoints.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -34,7 +35,7 @@ from .activations import Activation, get_activation
 from .config import TrainConfig
 from .dynamics import get_dynamics
 from .estimators import moment_inversion, wds
-from .features import Discriminator, game_matmul, make_discriminator
+from .features import Discriminator, LatentMoments, game_matmul, make_discriminator
 from .provenance import atomic_path, git_revision
 from .targets import sample_target, target_weights
 
@@ -90,7 +91,8 @@ class TrainResult:
 class GameStreams:
     """Each game's own random stream: W_0, then per step its latent batches and minibatch indices."""
 
-    def __init__(self, specs: Sequence[GameSpec], config: TrainConfig, draws: int, device, dtype):
+    def __init__(self, specs: Sequence[GameSpec], config: TrainConfig, draws: int, device, dtype,
+                 latent_stats: bool = False):
         self.generators = []
         for spec in specs:
             gen = torch.Generator(device=device)
@@ -102,7 +104,16 @@ class GameStreams:
         self.device, self.dtype = torch.device(device), dtype
         # [R, BLOCK, draws, d, B] in float32: each game's block contiguous, refilled in place from its
         # generator; a step's slice is converted to the training dtype when it is used.
-        self._latents = torch.empty((len(specs), *self.shape), device=device, dtype=LATENT_DTYPE)
+        self.latent_stats = latent_stats
+        if latent_stats:  # x̄ and S = XXᵀ/B drawn directly (`_draw_stats`); no latent vectors
+            self._stats = None
+            dim, batch = config.dim, config.gen_batch
+            self._tril = torch.tril_indices(dim, dim, -1, device=device)
+            # Bartlett: diagonal i of the Wishart(B − 1, I) factor is √χ²(B − 1 − i) = √(2 Γ((B − 1 − i)/2)).
+            self._gamma_shape = ((batch - 1 - torch.arange(dim, device=device, dtype=dtype)) / 2).expand(
+                RNG_BLOCK, draws, dim).contiguous()
+        else:
+            self._latents = torch.empty((len(specs), *self.shape), device=device, dtype=LATENT_DTYPE)
         self._indices = None
         self._block_pos = RNG_BLOCK
 
@@ -117,15 +128,36 @@ class GameStreams:
             weights.append(torch.randn((dim, dim), generator=gen, device=self.device, dtype=self.dtype))
         return torch.stack(weights) * (scale / dim**0.5)
 
+    def _draw_stats(self, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """One game's block of latent batches as (x̄, S = XXᵀ/B), exact in distribution for X with
+        i.i.d. N(0, I) columns: x̄ ~ N(0, I/B) and the scatter about it C ~ Wishart(B − 1, I),
+        independent of x̄ (Cochran), by the Bartlett decomposition C = AAᵀ (A lower triangular,
+        A_ij ~ N(0, 1) below the diagonal); then S = C/B + x̄x̄ᵀ."""
+        dim, batch = self.shape[-2], self.shape[-1]
+        normals = torch.randn((RNG_BLOCK, self.shape[1], dim + len(self._tril[0])), generator=gen,
+                              device=self.device, dtype=self.dtype)
+        chi2 = 2.0 * torch._standard_gamma(self._gamma_shape, generator=gen)
+        factor = torch.diag_embed(chi2.sqrt())
+        factor[..., self._tril[0], self._tril[1]] = normals[..., dim:]
+        mean = normals[..., :dim] / batch**0.5
+        flat = factor.flatten(0, 1)
+        second = game_matmul(flat, flat.transpose(-1, -2)).view_as(factor) / batch + mean[..., :, None] * mean[..., None, :]
+        return mean, second
+
     def _refill(self) -> None:
-        """Draw the next block of every game (float32 latents, then minibatch indices)."""
-        indices = []
-        for latents, gen, n in zip(self._latents, self.generators, self.sizes):
-            latents.normal_(generator=gen)
+        """Draw the next block of every game (float32 latents or latent statistics, then minibatch indices)."""
+        indices, stats = [], []
+        for k, (gen, n) in enumerate(zip(self.generators, self.sizes)):
+            if self.latent_stats:
+                stats.append(self._draw_stats(gen))
+            else:
+                self._latents[k].normal_(generator=gen)
             if self.data_batch:
                 u = torch.rand((RNG_BLOCK, self.data_batch), generator=gen, device=self.device, dtype=torch.float64)
                 indices.append((u * n).long().clamp_(max=n - 1))
         self._indices = torch.stack(indices, dim=1) if self.data_batch else None  # [BLOCK, R, Bd]
+        if self.latent_stats:  # [BLOCK, R, draws, d] and [BLOCK, R, draws, d, d]
+            self._stats = LatentMoments(*(torch.stack(parts, dim=1) for parts in zip(*stats)))
         self._block_pos = 0
 
     def at_block_boundary(self) -> bool:
@@ -138,12 +170,16 @@ class GameStreams:
         for gen, state in zip(self.generators, states):
             gen.set_state(state)
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def next(self) -> tuple[torch.Tensor | LatentMoments, torch.Tensor | None]:
+        """The step's latent batches ([R, draws, d, B], or their LatentMoments) and minibatch indices."""
         if self._block_pos == RNG_BLOCK:
             self._refill()
         pos = self._block_pos
         self._block_pos += 1
-        return self._latents[:, pos].to(self.dtype), None if self._indices is None else self._indices[pos]
+        indices = None if self._indices is None else self._indices[pos]
+        if self.latent_stats:
+            return LatentMoments(self._stats.mean[pos], self._stats.second[pos]), indices
+        return self._latents[:, pos].to(self.dtype), indices
 
 
 class StepOracle:
@@ -154,7 +190,14 @@ class StepOracle:
     def __init__(self, disc: Discriminator, real: list[torch.Tensor], latents: torch.Tensor):
         self.disc, self.real, self.latents = disc, real, latents
 
+    def _batch(self, draw: int) -> torch.Tensor | LatentMoments:
+        if isinstance(self.latents, LatentMoments):
+            return LatentMoments(self.latents.mean[:, draw], self.latents.second[:, draw])
+        return self.latents[:, draw]
+
     def _fake_moments(self, w: torch.Tensor, draw: int) -> list[torch.Tensor]:
+        if isinstance(self.latents, LatentMoments):
+            return self.disc.moments_from_stats(w, self._batch(draw))
         z = game_matmul(self.latents[:, draw].transpose(-1, -2), w.transpose(-1, -2))
         return self.disc.moments(self.disc.generator_transform(z))
 
@@ -164,7 +207,7 @@ class StepOracle:
         differentiable in the caller's w, v (which then must require grad) — for rules that
         differentiate the field itself (consensus optimisation)."""
         if self.disc.zero_sum and not create_graph:
-            return self.disc.grads(w, v, self.real, self.latents[:, draw])
+            return self.disc.grads(w, v, self.real, self._batch(draw))
         with torch.enable_grad():
             if not create_graph:
                 w = w.detach().requires_grad_(True)
@@ -186,6 +229,31 @@ def learning_rate(base: float, step: int, config: TrainConfig) -> float:
     if config.lr_schedule == "inverse_time":
         return base / (1.0 + step / config.lr_decay)
     return base
+
+
+def game_schedule(config: TrainConfig, disc: Discriminator) -> TrainConfig:
+    """The config a method's games train with: where the features have a mean, `steps` and
+    `lr_decay` stretched by max(1, d / steps_dim) (DESIGN §5: the mean mode's curvature grows like
+    d, so η_W falls like 1/d and the other modes need d-times more steps); else `config` itself."""
+    if not (config.steps_dim and disc.features_have_mean and config.dim > config.steps_dim):
+        return config
+    stretch = config.dim / config.steps_dim
+    return dataclasses.replace(config, steps=math.ceil(config.steps * stretch), lr_decay=config.lr_decay * stretch)
+
+
+def generator_step_scale(disc: Discriminator, y: torch.Tensor, config: TrainConfig) -> float:
+    """η_W / lr_gen for a game on real sample y: 1/h under `lr_scale: curvature`, else 1.
+
+    h = `disc.curvature(y)` (a bound on the generator's Gauss–Newton curvature near the target)
+    times (1 + √(d/B))², the largest eigenvalue a latent batch's second moment XXᵀ/B reaches
+    (Bai–Yin): the stochastic gradient carries it where the exact one has I. The mlp has no
+    such bound and keeps η_W = lr_gen. docs/DESIGN.md §5 says why this keeps SGDA stable.
+    """
+    curvature = disc.curvature(y.double()) if config.lr_scale == "curvature" else None
+    if curvature is None:
+        return 1.0
+    latent_spread = (1.0 + math.sqrt(config.dim / config.gen_batch)) ** 2
+    return 1.0 / (curvature * latent_spread)
 
 
 def measure(sigma: torch.Tensor, sigma_star: torch.Tensor, seeds: Sequence[int], config: TrainConfig,
@@ -234,10 +302,11 @@ class GroupRun:
 
     def __init__(self, specs: list[GameSpec], config: TrainConfig, activation: Activation,
                  data: dict[int, torch.Tensor], sigma_star: torch.Tensor, device, dtype):
-        self.specs, self.config, self.activation, self.sigma_star = specs, config, activation, sigma_star
+        self.specs, self.activation, self.sigma_star = specs, activation, sigma_star
         self.disc = make_discriminator(specs[0].discriminator, activation, config.penalty,
                                        mlp_hidden=config.mlp_hidden, mlp_loss=config.mlp_loss,
                                        mlp_gp_weight=config.mlp_gp_weight)
+        self.config = config = game_schedule(config, self.disc)
         self.dynamics = get_dynamics(specs[0].dynamics, config)
         self.seeds = [spec.seed for spec in specs]
         games, dim = len(specs), config.dim
@@ -251,7 +320,11 @@ class GroupRun:
             self.stacked = torch.stack([transformed[seed] for seed in order])  # [S, n_max, d]
             self.seed_index = torch.tensor([order.index(seed) for seed in self.seeds], device=device)[:, None]
 
-        self.streams = GameStreams(specs, config, self.dynamics.draws, device, dtype)
+        # η_W per game: lr_gen / h, h from the game's own sample (`generator_step_scale`).
+        self.gen_scale = torch.tensor([generator_step_scale(self.disc, data[spec.seed][: spec.n], config)
+                                       for spec in specs], dtype=dtype, device=device)
+        latent_stats = config.latent_stats and self.disc.linear_in_latents
+        self.streams = GameStreams(specs, config, self.dynamics.draws, device, dtype, latent_stats)
         self.step = 0
         self.w = self.streams.initial_weights(specs, config.init_scale)
         # The mlp draws its V_0 from each game's own stream, before the first latent block.
@@ -289,7 +362,7 @@ class GroupRun:
             latents, indices = self.streams.next()
             real = self.real_full if indices is None else self.disc.moments(self.stacked[self.seed_index, indices])
             oracle = StepOracle(self.disc, real, latents)
-            lr_gen = learning_rate(config.lr_gen, step, config)
+            lr_gen = learning_rate(config.lr_gen, step, config) * self.gen_scale
             lr_disc = learning_rate(config.lr_disc, step, config)
             w_new, v_new = self.dynamics.step(oracle, self.w, self.v, lr_gen, lr_disc, self.dyn_state)
 
