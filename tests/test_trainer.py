@@ -83,8 +83,8 @@ def test_a_blowing_up_step_size_is_reported_diverged_not_raised():
 
 
 def test_a_diverging_game_leaves_its_batch_mates_untouched():
-    # Seed 1's data are scaled up 1e3 so that the shared step size blows up that game only.
-    config = TrainConfig.from_sources(None, samples=[400], **FAST)
+    # Seed 1's data are scaled up 1e3 so that a shared step size (lr_scale none) blows up that game only.
+    config = TrainConfig.from_sources(None, samples=[400], lr_scale="none", **FAST)
     act = get_activation(config.activation)
     data, stars = {}, []
     for seed in (0, 1):
