@@ -5,9 +5,10 @@
     python benchmarks/jax_peer.py --selfcheck
 
 What it measures: game-steps per second of `trainer.train_group` (sgda/truncated, inverse-time
-step sizes, tail averaging of Σ = WWᵀ over the second half) and of a JAX peer running the same
-games' mathematics — the per-sample step on a latent batch of B = 512, and for injective
-activations also the sufficient-statistics step, which draws the batch's x̄ and S = xxᵀ/B
+step sizes with each game's η_W = lr_gen/h, tail averaging of Σ = WWᵀ over the second half;
+exactly `--steps` steps) and of a JAX peer running the same games' mathematics — the per-sample
+step on a latent batch of B = 512, and for injective activations also the sufficient-statistics
+step (the trainer's own path for them, `latent_stats`), which draws the batch's x̄ and S = xxᵀ/B
 directly (x̄ ~ N(0, I/B), centred scatter ~ Wishart(B−1, I) by Bartlett) and costs O(d³), not
 O(d²B). The peer is vmap over games, lax.scan over steps (one block per half of the run: the
 second half also averages Σ), jit, and shard_map over one XLA host device per core.
@@ -45,8 +46,8 @@ from jax.sharding import PartitionSpec  # noqa: E402
 from sgdagan.activations import get_activation  # noqa: E402
 from sgdagan.config import TrainConfig  # noqa: E402
 from sgdagan.features import make_discriminator  # noqa: E402
-from sgdagan.targets import sample_target, target_weights  # noqa: E402
-from sgdagan.trainer import GameSpec, train_group  # noqa: E402
+from sgdagan.trainer import generator_step_scale, train_group  # noqa: E402
+from throughput import build_games, plain_bmm_seconds, timed  # noqa: E402  (benchmarks/, the script's folder)
 
 jax.config.update("jax_enable_x64", True)
 F64 = jnp.float64
@@ -91,10 +92,13 @@ def suffstat_grads(w, v1, v2, m1_real, m2_real, x_mean, s, *, penalty: float):
     return -(jnp.outer(v1, x_mean) + (v2 + v2.T) @ ws), grad_v1, grad_v2
 
 
-def game_step(state, real, key, step_inputs, *, relu, suffstat, batch, penalty, average):
-    """One simultaneous SGDA step of one game; `step_inputs` = (t, η_W(t), η_V(t), averaging weight)."""
+def game_step(state, game, key, step_inputs, *, relu, suffstat, batch, penalty, average):
+    """One simultaneous SGDA step of one game; `game` = (m1_real, m2_real, the game's η_W factor 1/h),
+    `step_inputs` = (t, lr_gen(t), η_V(t), averaging weight)."""
     w, v1, v2, sigma_avg = state
-    t, eta_w, eta_v, weight = step_inputs
+    *real, gen_scale = game
+    t, lr_gen, eta_v, weight = step_inputs
+    eta_w = lr_gen * gen_scale
     key = jax.random.fold_in(key, t)  # the game's own stream, independent of which games run beside it
     if suffstat:
         grads = suffstat_grads(w, v1, v2, *real, *sufficient_stats(key, w.shape[0], batch), penalty=penalty)
@@ -124,17 +128,18 @@ def make_block(mesh, **options):
 class JaxPeer:
     """R games of the JAX peer: fixed real moments and initial W per game; `run()` trains all steps."""
 
-    def __init__(self, w0, m1_real, m2_real, keys, eta_w, eta_v, average_start, *, relu, suffstat, batch, penalty):
+    def __init__(self, w0, m1_real, m2_real, gen_scale, keys, lr_gen, eta_v, average_start, *, relu, suffstat, batch,
+                 penalty):
         self.mesh = jax.make_mesh((len(jax.devices()),), ("games",))
         self.games = jax.sharding.NamedSharding(self.mesh, PartitionSpec("games"))
         self.w0 = w0
-        self.real = jax.device_put((m1_real, m2_real), self.games)
+        self.real = jax.device_put((m1_real, m2_real, gen_scale), self.games)
         self.keys = jax.device_put(keys, self.games)
-        steps = len(eta_w)
+        steps = len(lr_gen)
         t = np.arange(1, steps + 1)
         # The trainer averages from step `average_start` on: weight 1/k at the k-th averaged step.
         weight = np.where(t >= average_start, 1.0 / np.maximum(t - average_start + 1, 1), 0.0)
-        inputs = (t, np.asarray(eta_w, np.float64), np.asarray(eta_v, np.float64), weight)
+        inputs = (t, np.asarray(lr_gen, np.float64), np.asarray(eta_v, np.float64), weight)
         split = min(max(average_start - 1, 0), steps)
         self.phases = [(make_block(self.mesh, relu=relu, suffstat=suffstat, batch=batch, penalty=penalty,
                                    average=average), tuple(jnp.asarray(a[lo:hi]) for a in inputs))
@@ -153,37 +158,26 @@ class JaxPeer:
 # ---- the side-by-side comparison ------------------------------------------------------------
 
 def build_case(activation_name: str, dim: int, games: int, steps: int):
-    """The trainer's inputs, built as benchmarks/throughput.py does, and the same games for the peer."""
-    sizes = [int(x) for x in torch.logspace(3, 5, min(8, games)).round().tolist()]
-    seeds = range(max(1, games // len(sizes)))
-    config = TrainConfig.from_sources(None, activation=activation_name, dim=dim, samples=sizes, steps=steps,
-                                      checkpoints=1, lr_schedule="inverse_time", averaging="tail", device="cpu")
-    activation = get_activation(activation_name)
-    data, stars = {}, {}
-    for seed in seeds:
-        w_star = target_weights(dim, config.kappa, seed)
-        data[seed] = sample_target(activation, w_star, max(sizes), seed)
-        stars[seed] = torch.as_tensor(w_star @ w_star.T)
-    specs = [GameSpec(seed, n, "truncated", "sgda") for seed in seeds for n in sizes]
-    trainer_args = (specs, config, activation, data, torch.stack([stars[s.seed] for s in specs]),
-                    torch.device("cpu"), torch.float64)
+    """The trainer's games (benchmarks/throughput.py's `build_games`) and the same games for the peer:
+    the same real moments and per-game η_W (`generator_step_scale`), its own W₀ and latent streams."""
+    device = torch.device("cpu")
+    config, activation, data, _, specs, sigma_star = build_games(
+        activation_name, dim, games, steps, device, lr_schedule="inverse_time", averaging="tail")
+    trainer_args = (specs, config, activation, data, sigma_star, device, torch.float64)
 
     disc = make_discriminator("truncated", activation, config.penalty)
     real = [disc.moments(disc.data_transform(data[s.seed][: s.n])[None]) for s in specs]
     m1_real, m2_real = (np.stack([r[k][0].numpy() for r in real]) for k in (0, 1))
+    gen_scale = np.array([generator_step_scale(disc, data[s.seed][: s.n], [m[0] for m in r], config)
+                          for s, r in zip(specs, real)])
     keys = jnp.stack([jax.random.key(s.seed * 100_003 + s.n) for s in specs])
     init_keys, stream_keys = jax.vmap(jax.random.split, out_axes=1)(keys)
     w0 = config.init_scale * jax.vmap(lambda k: jax.random.normal(k, (dim, dim), F64))(init_keys) / np.sqrt(dim)
-    eta_w = inverse_time(config.lr_gen, config.lr_decay, steps)
+    lr_gen = inverse_time(config.lr_gen, config.lr_decay, steps)  # × each game's 1/h inside the step
     eta_v = inverse_time(config.lr_disc, config.lr_decay, steps)
-    peer_args = (np.asarray(w0), m1_real, m2_real, stream_keys, eta_w, eta_v, int(config.average_from * steps))
+    peer_args = (np.asarray(w0), m1_real, m2_real, gen_scale, stream_keys, lr_gen, eta_v,
+                 int(config.average_from * steps))
     return config, trainer_args, peer_args
-
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def bench_case(activation_name: str, dim: int, games: int, steps: int, repeats: int) -> None:
@@ -222,14 +216,12 @@ def bench_case(activation_name: str, dim: int, games: int, steps: int, repeats: 
           f"{fixed / statistics.median(times['trainer']):.0%} of a median call")
 
     per_sample_flops, suffstat_flops = 8 * dim**2 * batch * game_steps, 8 * dim**3 * game_steps
-    w = torch.randn(games, dim, dim, dtype=torch.float64)
-    x = torch.randn(games, dim, batch, dtype=torch.float64)
-    out = torch.empty(games, dim, batch, dtype=torch.float64)
-    bmm = timed(lambda: [torch.matmul(w, x, out=out) for _ in range(4 * steps)])
+    bmm = plain_bmm_seconds(games, dim, batch, 4 * steps, torch.device("cpu"), torch.float64)
     gflops = {name: (suffstat_flops if name == "suff-stats" else per_sample_flops) / statistics.median(t) / 1e9
               for name, t in times.items()}
     print("  GFLOP/s: " + ", ".join(f"{name} {value:.2f}" for name, value in gflops.items())
-          + f", plain torch bmm {per_sample_flops / bmm / 1e9:.2f} ({4 * steps} × {tuple(w.shape)} @ {tuple(x.shape)})"
+          + f", plain torch bmm {per_sample_flops / bmm / 1e9:.2f}"
+          + f" ({4 * steps} × {(games, dim, dim)} @ {(games, dim, batch)})"
           + (" [suff-stats counts 8·d³ per game-step]" if "suff-stats" in peers else ""), flush=True)
 
 
@@ -261,7 +253,8 @@ def selfcheck(dim: int = 4, batch: int = 16, draws: int = 40_000) -> None:
     for (i, j), theory in (((0, 0), 2 / batch), ((0, 1), 1 / batch)):
         a, b = float(s_drawn[:, i, j].var()), float(s_direct[:, i, j].var())
         ok = abs(a / b - 1) < 5 * np.sqrt(6 / draws)  # relative s.e. of a ratio of two sample variances, kurtosis ≈ 4
-        print(f"Var S[{i},{j}]: suff-stats {a:.5f}, per-sample {b:.5f}, theory {theory:.5f}  {'ok' if ok else 'MISMATCH'}")
+        print(f"Var S[{i},{j}]: suff-stats {a:.5f}, per-sample {b:.5f}, theory {theory:.5f}"
+              f"  {'ok' if ok else 'MISMATCH'}")
 
 
 def main() -> None:

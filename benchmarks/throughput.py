@@ -29,12 +29,13 @@ from sgdagan.activations import get_activation
 from sgdagan.config import TrainConfig
 from sgdagan.features import make_discriminator
 from sgdagan.targets import sample_target, target_weights
-from sgdagan.trainer import LATENT_DTYPE, GameSpec, measure, train_group
+from sgdagan.trainer import LATENT_DTYPE, GameSpec, generator_step_scale, measure, train_group
 
 
 def per_game_loop(config, activation, data, stars, specs, device, dtype) -> None:
     """SGDA one game after another, in the usual nn.Parameter / optimizer style; each game is
-    evaluated (TV etc. by the trainer's `measure`) when it finishes, as the trainer evaluates its own."""
+    evaluated (TV etc. by the trainer's `measure`) when it finishes, as the trainer evaluates its own.
+    Its η_W is the trainer's for that game (`generator_step_scale`), so both run the same mathematics."""
     disc = make_discriminator("truncated", activation, config.penalty)
     for spec in specs:
         gen = torch.Generator(device=device).manual_seed(spec.seed * 100_003 + spec.n)
@@ -43,7 +44,8 @@ def per_game_loop(config, activation, data, stars, specs, device, dtype) -> None
         w = torch.nn.Parameter(config.init_scale * torch.randn(config.dim, config.dim, generator=gen, device=device,
                                                                dtype=dtype) / config.dim**0.5)
         v = [torch.nn.Parameter(torch.zeros_like(m)) for m in real]
-        opt_g = torch.optim.SGD([w], lr=config.lr_gen)
+        eta_w = config.lr_gen * generator_step_scale(disc, data[spec.seed][: spec.n], real, config)
+        opt_g = torch.optim.SGD([w], lr=eta_w)
         opt_d = torch.optim.SGD(v, lr=config.lr_disc, maximize=True)
         for _ in range(config.steps):
             x = torch.randn(config.gen_batch, config.dim, generator=gen, device=device, dtype=LATENT_DTYPE).to(dtype)
@@ -58,6 +60,42 @@ def per_game_loop(config, activation, data, stars, specs, device, dtype) -> None
             measure((w @ w.T)[None], stars[spec.seed][None], [spec.seed], config, activation)
 
 
+def build_games(activation_name: str, dim: int, games: int, steps: int, device: torch.device, **settings):
+    """The benchmarks' games: sgda/truncated on seeds × up to 8 sample sizes (10³…10⁵, log-spaced),
+    `steps` steps exactly (no stretching by steps_dim), evaluated once at the end; `settings`
+    override the defaults. Returns (config, activation, data, stars, specs, sigma_star)."""
+    sizes = [int(x) for x in torch.logspace(3, 5, min(8, games)).round().tolist()]
+    seeds = range(max(1, games // len(sizes)))
+    config = TrainConfig.from_sources(None, activation=activation_name, dim=dim, samples=sizes, steps=steps,
+                                      steps_dim=0, checkpoints=1, device=device.type, **settings)
+    activation = get_activation(activation_name)
+    data, stars = {}, {}
+    for seed in seeds:
+        w_star = target_weights(dim, config.kappa, seed)
+        data[seed] = sample_target(activation, w_star, max(sizes), seed).to(device)
+        stars[seed] = torch.as_tensor(w_star @ w_star.T, device=device)
+    specs = [GameSpec(seed, n, "truncated", "sgda") for seed in seeds for n in sizes]
+    return config, activation, data, stars, specs, torch.stack([stars[s.seed] for s in specs])
+
+
+def plain_bmm_seconds(games: int, dim: int, batch: int, products: int, device: torch.device, dtype) -> float:
+    """Seconds for `products` plain torch.matmul [games, d, d] @ [games, d, B]: the reference rate."""
+    w = torch.randn(games, dim, dim, device=device, dtype=dtype)
+    x = torch.randn(games, dim, batch, device=device, dtype=dtype)
+    out = torch.empty(games, dim, batch, device=device, dtype=dtype)
+    return timed(lambda: [torch.matmul(w, x, out=out) for _ in range(products)], device)
+
+
+def timed(fn, device: torch.device = torch.device("cpu")) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--games", type=int, default=32)
@@ -69,28 +107,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
-    sizes = [int(x) for x in torch.logspace(3, 5, 8).round().tolist()]
-    seeds = range(max(1, args.games // len(sizes)))
-    config = TrainConfig.from_sources(None, activation="relu", dim=args.dim, samples=sizes, steps=args.steps,
-                                      checkpoints=1, lr_schedule="constant", averaging="none", device=args.device)
     device, dtype = torch.device(args.device), torch.float64
-    activation = get_activation("relu")
-    data, stars = {}, {}
-    for seed in seeds:
-        w_star = target_weights(args.dim, config.kappa, seed)
-        data[seed] = sample_target(activation, w_star, max(sizes), seed).to(device)
-        stars[seed] = torch.as_tensor(w_star @ w_star.T, device=device)
-    specs = [GameSpec(seed, n, "truncated", "sgda") for seed in seeds for n in sizes]
-    sigma_star = torch.stack([stars[s.seed] for s in specs])
-
-    def timed(fn):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - start
+    config, activation, data, stars, specs, sigma_star = build_games(
+        "relu", args.dim, args.games, args.steps, device, lr_schedule="constant", averaging="none")
 
     game_steps = len(specs) * args.steps
     segments = [specs[k::args.pairs] for k in range(args.pairs)]
@@ -100,8 +119,8 @@ def main() -> None:
     for repeat in range(args.repeats):
         looped_total, repeat_ratios = 0.0, []
         for segment in segments:
-            batched = timed(lambda: train_group(specs, config, activation, data, sigma_star, device, dtype))
-            looped = timed(lambda: per_game_loop(config, activation, data, stars, segment, device, dtype))
+            batched = timed(lambda: train_group(specs, config, activation, data, sigma_star, device, dtype), device)
+            looped = timed(lambda: per_game_loop(config, activation, data, stars, segment, device, dtype), device)
             looped_total += looped
             batched_times.append(batched)
             repeat_ratios.append((looped / len(segment)) / (batched / len(specs)))
@@ -114,14 +133,11 @@ def main() -> None:
           f"(min {min(ratios):.1f}x, max {max(ratios):.1f}x)")
 
     flops = 8 * args.dim**2 * config.gen_batch * game_steps
-    w = torch.randn(len(specs), args.dim, args.dim, device=device, dtype=dtype)
-    x = torch.randn(len(specs), args.dim, config.gen_batch, device=device, dtype=dtype)
     products = 4 * args.steps
-    out = torch.empty(len(specs), args.dim, config.gen_batch, device=device, dtype=dtype)
-    matmul = timed(lambda: [torch.matmul(w, x, out=out) for _ in range(products)])
+    matmul = plain_bmm_seconds(len(specs), args.dim, config.gen_batch, products, device, dtype)
     print(f"trainer achieved: {flops / statistics.median(batched_times) / 1e9:7.2f} GFLOP/s (median batched run)")
-    print(f"plain bmm       : {flops / matmul / 1e9:7.2f} GFLOP/s ({products} × torch.matmul {tuple(w.shape)} @ "
-          f"{tuple(x.shape)})")
+    print(f"plain bmm       : {flops / matmul / 1e9:7.2f} GFLOP/s ({products} × torch.matmul "
+          f"{(len(specs), args.dim, args.dim)} @ {(len(specs), args.dim, config.gen_batch)})")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """SGDA at large d: the curvature step rule keeps games stable, and the sufficient-statistics
-path draws the same stochastic gradient as B latent vectors would."""
+path draws the same stochastic gradient as B latent vectors would (its bitwise batch invariance is
+in tests/test_trainer.py)."""
 
 import numpy as np
 import pytest
@@ -7,8 +8,9 @@ import torch
 
 from sgdagan.activations import get_activation
 from sgdagan.config import TrainConfig
-from sgdagan.features import make_discriminator
-from sgdagan.trainer import GameSpec, GameStreams, game_schedule, train
+from sgdagan.features import LatentMoments, make_discriminator
+from sgdagan.targets import sample_target, target_weights
+from sgdagan.trainer import GameSpec, GameStreams, GroupRun, game_schedule, train
 
 
 def trained(result, method="sgda/truncated"):
@@ -60,7 +62,7 @@ def gradient_draws(latent_stats: bool, games: int, steps: int) -> np.ndarray:
     rows = []
     for _ in range(steps):
         latents, _ = streams.next()
-        batch_ = type(latents)(latents.mean[:, 0], latents.second[:, 0]) if latent_stats else latents[:, 0]
+        batch_ = LatentMoments(latents.mean[:, 0], latents.second[:, 0]) if latent_stats else latents[:, 0]
         grad_w, grad_v = disc.grads(w, v, real, batch_)
         rows.append(torch.cat([grad_w.flatten(1), *(g.flatten(1) for g in grad_v)], dim=1))
     return torch.cat(rows).numpy()
@@ -98,12 +100,14 @@ def test_a_game_trained_on_sufficient_statistics_reaches_the_same_floor():
     assert abs(ratios[True] - ratios[False]) <= 0.08, ratios
 
 
-@pytest.mark.parametrize("data_batch", [0, 64])
-def test_a_sufficient_statistics_game_alone_equals_the_same_game_in_a_batch(data_batch):
-    fast = dict(activation="tanh", dim=3, steps=200, checkpoints=4, tv_samples=2000, data_batch=data_batch)
-    alone = train(TrainConfig.from_sources(None, samples=[500], **fast), seeds=[1])
-    batch = train(TrainConfig.from_sources(None, samples=[200, 500, 3000], **fast), seeds=[0, 1])
-    mine = batch.metrics[(batch.metrics.seed == 1) & (batch.metrics.n == 500)].reset_index(drop=True)
-    assert alone.metrics.drop(columns="wall_s").equals(mine.drop(columns="wall_s"))
-    for key, sigma in alone.sigmas.items():
-        assert np.array_equal(sigma, batch.sigmas[key])
+def test_sufficient_statistics_need_more_latent_draws_than_dimensions():
+    # Bartlett's Wishart(B − 1, I) factor needs B − 1 ≥ d: at B ≤ d the game draws B latent vectors.
+    for gen_batch, drawn_as_stats in ((4, False), (5, True)):
+        config = TrainConfig.from_sources(None, activation="tanh", dim=4, samples=[100], steps=16, gen_batch=gen_batch)
+        w_star = target_weights(4, config.kappa, 0)
+        run = GroupRun([GameSpec(0, 100, "truncated", "sgda")], config, get_activation("tanh"),
+                       {0: sample_target(get_activation("tanh"), w_star, 100, 0)},
+                       torch.as_tensor(w_star @ w_star.T)[None], "cpu", torch.float64)
+        assert run.streams.latent_stats is drawn_as_stats
+        run.run(progress=False)
+        assert bool(run.alive.all())

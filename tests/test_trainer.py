@@ -29,10 +29,12 @@ def test_sgda_reaches_the_yardstick(activation):
 
 
 @pytest.mark.parametrize("data_batch", [0, 64])
-def test_a_game_alone_equals_the_same_game_in_a_batch(data_batch):
-    alone = train(TrainConfig.from_sources(None, samples=[500], data_batch=data_batch, **FAST), seeds=[1])
-    batch = train(TrainConfig.from_sources(None, samples=[200, 500, 3000], data_batch=data_batch, **FAST),
-                  seeds=[0, 1])
+@pytest.mark.parametrize("activation", ["relu", "tanh"])  # tanh: latent batches drawn as sufficient statistics
+def test_a_game_alone_equals_the_same_game_in_a_batch(data_batch, activation):
+    alone = train(TrainConfig.from_sources(None, activation=activation, samples=[500], data_batch=data_batch, **FAST),
+                  seeds=[1])
+    batch = train(TrainConfig.from_sources(None, activation=activation, samples=[200, 500, 3000],
+                                           data_batch=data_batch, **FAST), seeds=[0, 1])
     mine = batch.metrics[(batch.metrics.seed == 1) & (batch.metrics.n == 500)].reset_index(drop=True)
     assert alone.metrics.drop(columns="wall_s").equals(mine.drop(columns="wall_s"))
     for key, sigma in alone.sigmas.items():

@@ -37,6 +37,7 @@ from .activations import Activation
 
 DISCRIMINATORS = ("linear", "quadratic", "truncated", "mlp")
 MLP_LOSSES = ("nonsaturating", "wgan_gp")
+_SLOPE_CHUNK_ROWS = 65536  # rows of real data per chunk of `MomentDiscriminator._mean_slope_sq`
 _ALIGN_BYTES = 64  # the mlp pads its widths to multiples of this many bytes (see MLPDiscriminator.logits)
 
 
@@ -109,8 +110,9 @@ class MomentDiscriminator:
         g = self.generator_transform(t) if self.truncated else self.activation.forward(t)
         return abs(float((torch.as_tensor(weights) * g).sum()) / math.sqrt(2 * math.pi)) > 1e-9
 
-    def curvature(self, y: torch.Tensor) -> float:
-        """A bound on the generator's curvature in this game near the target, from a real sample y [n, d].
+    def curvature(self, y: torch.Tensor, real: list[torch.Tensor]) -> float:
+        """A bound on the generator's curvature in this game near the target, from a real sample
+        y [n, d] and its moments `real` ([E u, E uuᵀ] or [E u], as `moments` gives them).
 
         With V at its best response the generator descends ½‖m(data) − m(G_W)‖² (λ = 1), whose
         Gauss–Newton curvature is ‖J‖², J = ∂m(G_W)/∂W. With a = g'(z) ⊙ Δx the change of the
@@ -121,17 +123,23 @@ class MomentDiscriminator:
         λ_max grows like d/(2π)·tr Σ*/d (the features' mean), which is why a fixed step fails at
         large d; for an injective φ under truncation it is λ_max(Σ*) = 1, whatever d.
         """
-        inside = self.activation.in_region(y)
-        if self.truncated:
-            slope_sq = inside.to(y.dtype)
-        else:
-            safe = y.masked_fill(~inside, _inside_point(self.activation))
-            slope_sq = self.activation.derivative(self.activation.inverse(safe)).square().masked_fill(~inside, 0.0)
-        bound = 1.0
-        if self.second_moments:
-            u = self.data_transform(y)
-            bound += 4.0 * float(torch.linalg.eigvalsh(u.T @ u / u.shape[0])[-1])
-        return float(slope_sq.mean()) * bound
+        bound = 1.0 + (4.0 * float(torch.linalg.eigvalsh(real[1])[-1]) if self.second_moments else 0.0)
+        return self._mean_slope_sq(y) * bound
+
+    def _mean_slope_sq(self, y: torch.Tensor) -> float:
+        """ḡ²: the mean over y's entries of g'(z)², z the pre-activation of y (g' = 1 inside φ's
+        invertible region under truncation, φ'(φ⁻¹(y)) there otherwise; 0 outside), by row chunks:
+        the elementwise temporaries of a whole large sample would cost several times its memory."""
+        total = 0.0
+        for chunk in y.split(_SLOPE_CHUNK_ROWS):
+            inside = self.activation.in_region(chunk)
+            if self.truncated:
+                total += float(inside.sum())
+                continue
+            safe = chunk.masked_fill(~inside, _inside_point(self.activation))
+            slope = self.activation.derivative(self.activation.inverse(safe)).masked_fill_(~inside, 0.0)
+            total += float(slope.square().sum())
+        return total / y.numel()
 
     def moments(self, u: torch.Tensor) -> list[torch.Tensor]:
         """[E u] or [E u, E u uᵀ] over the sample axis of u: [R, B, d] → [R, d], [R, d, d]."""
@@ -237,6 +245,7 @@ class MLPDiscriminator:
 
     zero_sum: ClassVar[bool] = False
     linear_in_latents: ClassVar[bool] = False  # fake samples φ(Wx) enter the logits, not moments of Wx
+    features_have_mean: ClassVar[bool] = False  # no moment features: its schedule is taken as given
 
     def __post_init__(self):
         if self.loss not in MLP_LOSSES:
@@ -251,9 +260,7 @@ class MLPDiscriminator:
         """Fake samples φ(z) from pre-activations z = Wx; differentiable in z."""
         return self.activation.forward(z)
 
-    features_have_mean: ClassVar[bool] = False  # no moment features: its schedule is taken as given
-
-    def curvature(self, y: torch.Tensor) -> None:
+    def curvature(self, y: torch.Tensor, real: list[torch.Tensor]) -> None:
         """No curvature bound: the mlp is not linear in features (its η_W is lr_gen as given)."""
         return None
 

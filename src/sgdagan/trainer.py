@@ -102,8 +102,6 @@ class GameStreams:
         self.shape = (RNG_BLOCK, draws, config.dim, config.gen_batch)  # feature-major latents
         self.data_batch = config.data_batch
         self.device, self.dtype = torch.device(device), dtype
-        # [R, BLOCK, draws, d, B] in float32: each game's block contiguous, refilled in place from its
-        # generator; a step's slice is converted to the training dtype when it is used.
         self.latent_stats = latent_stats
         if latent_stats:  # x̄ and S = XXᵀ/B drawn directly (`_draw_stats`); no latent vectors
             self._stats = None
@@ -113,6 +111,8 @@ class GameStreams:
             self._gamma_shape = ((batch - 1 - torch.arange(dim, device=device, dtype=dtype)) / 2).expand(
                 RNG_BLOCK, draws, dim).contiguous()
         else:
+            # [R, BLOCK, draws, d, B] in float32: each game's block contiguous, refilled in place from its
+            # generator; a step's slice is converted to the training dtype when it is used.
             self._latents = torch.empty((len(specs), *self.shape), device=device, dtype=LATENT_DTYPE)
         self._indices = None
         self._block_pos = RNG_BLOCK
@@ -141,7 +141,8 @@ class GameStreams:
         factor[..., self._tril[0], self._tril[1]] = normals[..., dim:]
         mean = normals[..., :dim] / batch**0.5
         flat = factor.flatten(0, 1)
-        second = game_matmul(flat, flat.transpose(-1, -2)).view_as(factor) / batch + mean[..., :, None] * mean[..., None, :]
+        scatter = game_matmul(flat, flat.transpose(-1, -2)).view_as(factor)
+        second = scatter / batch + mean[..., :, None] * mean[..., None, :]
         return mean, second
 
     def _refill(self) -> None:
@@ -196,9 +197,10 @@ class StepOracle:
         return self.latents[:, draw]
 
     def _fake_moments(self, w: torch.Tensor, draw: int) -> list[torch.Tensor]:
-        if isinstance(self.latents, LatentMoments):
-            return self.disc.moments_from_stats(w, self._batch(draw))
-        z = game_matmul(self.latents[:, draw].transpose(-1, -2), w.transpose(-1, -2))
+        batch = self._batch(draw)
+        if isinstance(batch, LatentMoments):
+            return self.disc.moments_from_stats(w, batch)
+        z = game_matmul(batch.transpose(-1, -2), w.transpose(-1, -2))
         return self.disc.moments(self.disc.generator_transform(z))
 
     def grads(self, w, v, draw: int = 0, create_graph: bool = False):
@@ -241,15 +243,16 @@ def game_schedule(config: TrainConfig, disc: Discriminator) -> TrainConfig:
     return dataclasses.replace(config, steps=math.ceil(config.steps * stretch), lr_decay=config.lr_decay * stretch)
 
 
-def generator_step_scale(disc: Discriminator, y: torch.Tensor, config: TrainConfig) -> float:
-    """η_W / lr_gen for a game on real sample y: 1/h under `lr_scale: curvature`, else 1.
+def generator_step_scale(disc: Discriminator, y: torch.Tensor, real: list[torch.Tensor],
+                         config: TrainConfig) -> float:
+    """η_W / lr_gen for a game on real sample y with moments `real`: 1/h under `lr_scale: curvature`, else 1.
 
-    h = `disc.curvature(y)` (a bound on the generator's Gauss–Newton curvature near the target)
+    h = `disc.curvature(y, real)` (a bound on the generator's Gauss–Newton curvature near the target)
     times (1 + √(d/B))², the largest eigenvalue a latent batch's second moment XXᵀ/B reaches
     (Bai–Yin): the stochastic gradient carries it where the exact one has I. The mlp has no
     such bound and keeps η_W = lr_gen. docs/DESIGN.md §5 says why this keeps SGDA stable.
     """
-    curvature = disc.curvature(y.double()) if config.lr_scale == "curvature" else None
+    curvature = disc.curvature(y, real) if config.lr_scale == "curvature" else None
     if curvature is None:
         return 1.0
     latent_spread = (1.0 + math.sqrt(config.dim / config.gen_batch)) ** 2
@@ -312,18 +315,21 @@ class GroupRun:
         games, dim = len(specs), config.dim
 
         transformed = {seed: self.disc.data_transform(data[seed]).to(dtype) for seed in sorted(set(self.seeds))}
+        # Each game's data moments: its real side when it uses the full sample, and its curvature.
+        per_game = [self.disc.moments(transformed[spec.seed][None, : spec.n]) for spec in specs]
+        # η_W per game: lr_gen / h, h from the game's own sample (`generator_step_scale`).
+        self.gen_scale = torch.tensor(
+            [generator_step_scale(self.disc, data[spec.seed][: spec.n], [m[0] for m in moments], config)
+             for spec, moments in zip(specs, per_game)], dtype=dtype, device=device)
         if config.data_batch == 0:
-            per_game = [self.disc.moments(transformed[spec.seed][None, : spec.n]) for spec in specs]
             self.real_full = [torch.cat(parts) for parts in zip(*per_game)]
         else:
             order = sorted(transformed)
             self.stacked = torch.stack([transformed[seed] for seed in order])  # [S, n_max, d]
             self.seed_index = torch.tensor([order.index(seed) for seed in self.seeds], device=device)[:, None]
 
-        # η_W per game: lr_gen / h, h from the game's own sample (`generator_step_scale`).
-        self.gen_scale = torch.tensor([generator_step_scale(self.disc, data[spec.seed][: spec.n], config)
-                                       for spec in specs], dtype=dtype, device=device)
-        latent_stats = config.latent_stats and self.disc.linear_in_latents
+        # Bartlett's factor needs B − 1 ≥ d degrees of freedom; below that, B latent vectors.
+        latent_stats = config.latent_stats and self.disc.linear_in_latents and config.gen_batch > dim
         self.streams = GameStreams(specs, config, self.dynamics.draws, device, dtype, latent_stats)
         self.step = 0
         self.w = self.streams.initial_weights(specs, config.init_scale)
