@@ -35,7 +35,7 @@ class TrainConfig:
     discriminators: list[str] = field(default_factory=lambda: ["truncated"])
     dynamics: list[str] = field(default_factory=lambda: ["sgda"])
     steps: int = 3000  # training steps per game (stretched at large d where the features have a mean: steps_dim)
-    steps_dim: int = 16  # games whose features have a mean (relu, …) train steps·max(1, d/steps_dim) steps; 0 = never
+    steps_dim: int = 4  # games whose features have a mean (relu, …) train steps·max(1, d/steps_dim) steps; 0 = never
     lr_gen: float = 1.0  # generator step size: η_W = lr_gen / h under lr_scale = curvature, else η_W itself
     lr_disc: float = 1.0  # discriminator step size η_V (η_V·λ = 1: V jumps to the best response of the last batch)
     lr_scale: str = "curvature"  # curvature: η_W = lr_gen / h, h the game's curvature bound (DESIGN §5); none: lr_gen
