@@ -8,7 +8,7 @@ What it measures: game-steps per second of `trainer.train_group` (sgda/truncated
 step sizes with each game's η_W = lr_gen/h, tail averaging of Σ = WWᵀ over the second half;
 exactly `--steps` steps) and of a JAX peer running the same games' mathematics — the per-sample
 step on a latent batch of B = 512, and for injective activations also the sufficient-statistics
-step (the trainer's own path for them, `latent_stats`), which draws the batch's x̄ and S = xxᵀ/B
+step (the trainer's own path for them, `latent_stats`, with the trainer's B = max(512, n)), which draws the batch's x̄ and S = xxᵀ/B
 directly (x̄ ~ N(0, I/B), centred scatter ~ Wishart(B−1, I) by Bartlett) and costs O(d³), not
 O(d²B). The peer is vmap over games, lax.scan over steps (one block per half of the run: the
 second half also averages Σ), jit, and shard_map over one XLA host device per core.
@@ -46,7 +46,7 @@ from jax.sharding import PartitionSpec  # noqa: E402
 from sgdagan.activations import get_activation  # noqa: E402
 from sgdagan.config import TrainConfig  # noqa: E402
 from sgdagan.features import make_discriminator  # noqa: E402
-from sgdagan.trainer import generator_step_scale, train_group  # noqa: E402
+from sgdagan.trainer import generator_step_scale, latent_batch, train_group  # noqa: E402
 from throughput import build_games, plain_bmm_seconds, timed  # noqa: E402  (benchmarks/, the script's folder)
 
 jax.config.update("jax_enable_x64", True)
@@ -73,10 +73,10 @@ def per_sample_grads(w, v1, v2, m1_real, m2_real, x, *, relu: bool, penalty: flo
     return -(grad_z @ x.T) / batch, grad_v1, grad_v2
 
 
-def sufficient_stats(key, dim: int, batch: int):
-    """(x̄, S = xxᵀ/B) of B standard normal latents, drawn exactly in distribution without x."""
+def sufficient_stats(key, dim: int, batch):
+    """(x̄, S = xxᵀ/B) of B standard normal latents, drawn exactly in distribution without x (B may be traced)."""
     k_mean, k_chi, k_normal = jax.random.split(key, 3)
-    x_mean = jax.random.normal(k_mean, (dim,), F64) / np.sqrt(batch)
+    x_mean = jax.random.normal(k_mean, (dim,), F64) / jnp.sqrt(batch)
     # Bartlett: C = AAᵀ ~ Wishart(B−1, I) with A_ii² ~ χ²(B−i), i = 1..d, and N(0, 1) below the diagonal.
     df = (batch - 1) - jnp.arange(dim)
     diag = jnp.sqrt(2.0 * jax.random.gamma(k_chi, df / 2.0, dtype=F64))  # χ²(k) = 2·Gamma(k/2)
@@ -93,15 +93,15 @@ def suffstat_grads(w, v1, v2, m1_real, m2_real, x_mean, s, *, penalty: float):
 
 
 def game_step(state, game, key, step_inputs, *, relu, suffstat, batch, penalty, average):
-    """One simultaneous SGDA step of one game; `game` = (m1_real, m2_real, the game's η_W factor 1/h),
-    `step_inputs` = (t, lr_gen(t), η_V(t), averaging weight)."""
+    """One simultaneous SGDA step of one game; `game` = (m1_real, m2_real, the game's η_W factor 1/h,
+    its latent batch as sufficient statistics), `step_inputs` = (t, lr_gen(t), η_V(t), averaging weight)."""
     w, v1, v2, sigma_avg = state
-    *real, gen_scale = game
+    *real, gen_scale, stats_batch = game
     t, lr_gen, eta_v, weight = step_inputs
     eta_w = lr_gen * gen_scale
     key = jax.random.fold_in(key, t)  # the game's own stream, independent of which games run beside it
     if suffstat:
-        grads = suffstat_grads(w, v1, v2, *real, *sufficient_stats(key, w.shape[0], batch), penalty=penalty)
+        grads = suffstat_grads(w, v1, v2, *real, *sufficient_stats(key, w.shape[0], stats_batch), penalty=penalty)
     else:
         # float32 draws used in float64, as the trainer does (LATENT_DTYPE).
         x = jax.random.normal(key, (w.shape[0], batch), jnp.float32).astype(F64)
@@ -128,12 +128,12 @@ def make_block(mesh, **options):
 class JaxPeer:
     """R games of the JAX peer: fixed real moments and initial W per game; `run()` trains all steps."""
 
-    def __init__(self, w0, m1_real, m2_real, gen_scale, keys, lr_gen, eta_v, average_start, *, relu, suffstat, batch,
+    def __init__(self, w0, m1_real, m2_real, gen_scale, stats_batch, keys, lr_gen, eta_v, average_start, *, relu, suffstat, batch,
                  penalty):
         self.mesh = jax.make_mesh((len(jax.devices()),), ("games",))
         self.games = jax.sharding.NamedSharding(self.mesh, PartitionSpec("games"))
         self.w0 = w0
-        self.real = jax.device_put((m1_real, m2_real, gen_scale), self.games)
+        self.real = jax.device_put((m1_real, m2_real, gen_scale, stats_batch), self.games)
         self.keys = jax.device_put(keys, self.games)
         steps = len(lr_gen)
         t = np.arange(1, steps + 1)
@@ -168,14 +168,16 @@ def build_case(activation_name: str, dim: int, games: int, steps: int):
     disc = make_discriminator("truncated", activation, config.penalty)
     real = [disc.moments(disc.data_transform(data[s.seed][: s.n])[None]) for s in specs]
     m1_real, m2_real = (np.stack([r[k][0].numpy() for r in real]) for k in (0, 1))
-    gen_scale = np.array([generator_step_scale(disc, data[s.seed][: s.n], [m[0] for m in r], config)
-                          for s, r in zip(specs, real)])
+    # The trainer's latent batch per game: max(gen_batch, n) where drawn as statistics (tanh), else gen_batch.
+    batches = np.array([latent_batch(config, s.n, disc.linear_in_latents) for s in specs], dtype=np.float64)
+    gen_scale = np.array([generator_step_scale(disc, data[s.seed][: s.n], [m[0] for m in r], int(b), config)
+                          for s, r, b in zip(specs, real, batches)])
     keys = jnp.stack([jax.random.key(s.seed * 100_003 + s.n) for s in specs])
     init_keys, stream_keys = jax.vmap(jax.random.split, out_axes=1)(keys)
     w0 = config.init_scale * jax.vmap(lambda k: jax.random.normal(k, (dim, dim), F64))(init_keys) / np.sqrt(dim)
     lr_gen = inverse_time(config.lr_gen, config.lr_decay, steps)  # × each game's 1/h inside the step
     eta_v = inverse_time(config.lr_disc, config.lr_decay, steps)
-    peer_args = (np.asarray(w0), m1_real, m2_real, gen_scale, stream_keys, lr_gen, eta_v,
+    peer_args = (np.asarray(w0), m1_real, m2_real, gen_scale, batches, stream_keys, lr_gen, eta_v,
                  int(config.average_from * steps))
     return config, trainer_args, peer_args
 

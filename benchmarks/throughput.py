@@ -44,7 +44,7 @@ def per_game_loop(config, activation, data, stars, specs, device, dtype) -> None
         w = torch.nn.Parameter(config.init_scale * torch.randn(config.dim, config.dim, generator=gen, device=device,
                                                                dtype=dtype) / config.dim**0.5)
         v = [torch.nn.Parameter(torch.zeros_like(m)) for m in real]
-        eta_w = config.lr_gen * generator_step_scale(disc, data[spec.seed][: spec.n], real, config)
+        eta_w = config.lr_gen * generator_step_scale(disc, data[spec.seed][: spec.n], real, config.gen_batch, config)
         opt_g = torch.optim.SGD([w], lr=eta_w)
         opt_d = torch.optim.SGD(v, lr=config.lr_disc, maximize=True)
         for _ in range(config.steps):

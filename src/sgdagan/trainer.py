@@ -105,11 +105,12 @@ class GameStreams:
         self.latent_stats = latent_stats
         if latent_stats:  # x̄ and S = XXᵀ/B drawn directly (`_draw_stats`); no latent vectors
             self._stats = None
-            dim, batch = config.dim, config.gen_batch
+            dim = config.dim
             self._tril = torch.tril_indices(dim, dim, -1, device=device)
+            self.batches = [latent_batch(config, spec.n, latent_stats) for spec in specs]
             # Bartlett: diagonal i of the Wishart(B − 1, I) factor is √χ²(B − 1 − i) = √(2 Γ((B − 1 − i)/2)).
-            self._gamma_shape = ((batch - 1 - torch.arange(dim, device=device, dtype=dtype)) / 2).expand(
-                RNG_BLOCK, draws, dim).contiguous()
+            self._gamma_shapes = [((batch - 1 - torch.arange(dim, device=device, dtype=dtype)) / 2).expand(
+                RNG_BLOCK, draws, dim).contiguous() for batch in self.batches]
         else:
             # [R, BLOCK, draws, d, B] in float32: each game's block contiguous, refilled in place from its
             # generator; a step's slice is converted to the training dtype when it is used.
@@ -128,15 +129,16 @@ class GameStreams:
             weights.append(torch.randn((dim, dim), generator=gen, device=self.device, dtype=self.dtype))
         return torch.stack(weights) * (scale / dim**0.5)
 
-    def _draw_stats(self, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def _draw_stats(self, gen: torch.Generator, batch: int, gamma_shape: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
         """One game's block of latent batches as (x̄, S = XXᵀ/B), exact in distribution for X with
         i.i.d. N(0, I) columns: x̄ ~ N(0, I/B) and the scatter about it C ~ Wishart(B − 1, I),
         independent of x̄ (Cochran), by the Bartlett decomposition C = AAᵀ (A lower triangular,
         A_ij ~ N(0, 1) below the diagonal); then S = C/B + x̄x̄ᵀ."""
-        dim, batch = self.shape[-2], self.shape[-1]
+        dim = self.shape[-2]
         normals = torch.randn((RNG_BLOCK, self.shape[1], dim + len(self._tril[0])), generator=gen,
                               device=self.device, dtype=self.dtype)
-        chi2 = 2.0 * torch._standard_gamma(self._gamma_shape, generator=gen)
+        chi2 = 2.0 * torch._standard_gamma(gamma_shape, generator=gen)
         factor = torch.diag_embed(chi2.sqrt())
         factor[..., self._tril[0], self._tril[1]] = normals[..., dim:]
         mean = normals[..., :dim] / batch**0.5
@@ -150,7 +152,7 @@ class GameStreams:
         indices, stats = [], []
         for k, (gen, n) in enumerate(zip(self.generators, self.sizes)):
             if self.latent_stats:
-                stats.append(self._draw_stats(gen))
+                stats.append(self._draw_stats(gen, self.batches[k], self._gamma_shapes[k]))
             else:
                 self._latents[k].normal_(generator=gen)
             if self.data_batch:
@@ -243,9 +245,17 @@ def game_schedule(config: TrainConfig, disc: Discriminator) -> TrainConfig:
     return dataclasses.replace(config, steps=math.ceil(config.steps * stretch), lr_decay=config.lr_decay * stretch)
 
 
-def generator_step_scale(disc: Discriminator, y: torch.Tensor, real: list[torch.Tensor],
+def latent_batch(config: TrainConfig, n: int, latent_stats: bool) -> int:
+    """A game's latent batch B: gen_batch, or max(gen_batch, n) where it is drawn as sufficient
+    statistics — Lei et al.'s m = n, which costs nothing there (a step is O(d³) whatever B is) and
+    keeps the generator's own sampling noise below the data's (DESIGN §5)."""
+    return max(config.gen_batch, n) if latent_stats else config.gen_batch
+
+
+def generator_step_scale(disc: Discriminator, y: torch.Tensor, real: list[torch.Tensor], batch: int,
                          config: TrainConfig) -> float:
-    """η_W / lr_gen for a game on real sample y with moments `real`: 1/h under `lr_scale: curvature`, else 1.
+    """η_W / lr_gen for a game on real sample y with moments `real` and latent batch `batch`: 1/h
+    under `lr_scale: curvature`, else 1.
 
     h = `disc.curvature(y, real)` (a bound on the generator's Gauss–Newton curvature near the target)
     times (1 + √(d/B))², the largest eigenvalue a latent batch's second moment XXᵀ/B reaches
@@ -255,7 +265,7 @@ def generator_step_scale(disc: Discriminator, y: torch.Tensor, real: list[torch.
     curvature = disc.curvature(y, real) if config.lr_scale == "curvature" else None
     if curvature is None:
         return 1.0
-    latent_spread = (1.0 + math.sqrt(config.dim / config.gen_batch)) ** 2
+    latent_spread = (1.0 + math.sqrt(config.dim / batch)) ** 2
     return 1.0 / (curvature * latent_spread)
 
 
@@ -317,9 +327,12 @@ class GroupRun:
         transformed = {seed: self.disc.data_transform(data[seed]).to(dtype) for seed in sorted(set(self.seeds))}
         # Each game's data moments: its real side when it uses the full sample, and its curvature.
         per_game = [self.disc.moments(transformed[spec.seed][None, : spec.n]) for spec in specs]
+        # Bartlett's factor needs B − 1 ≥ d degrees of freedom; below that, B latent vectors.
+        latent_stats = config.latent_stats and self.disc.linear_in_latents and config.gen_batch > dim
         # η_W per game: lr_gen / h, h from the game's own sample (`generator_step_scale`).
         self.gen_scale = torch.tensor(
-            [generator_step_scale(self.disc, data[spec.seed][: spec.n], [m[0] for m in moments], config)
+            [generator_step_scale(self.disc, data[spec.seed][: spec.n], [m[0] for m in moments],
+                                  latent_batch(config, spec.n, latent_stats), config)
              for spec, moments in zip(specs, per_game)], dtype=dtype, device=device)
         if config.data_batch == 0:
             self.real_full = [torch.cat(parts) for parts in zip(*per_game)]
@@ -328,8 +341,6 @@ class GroupRun:
             self.stacked = torch.stack([transformed[seed] for seed in order])  # [S, n_max, d]
             self.seed_index = torch.tensor([order.index(seed) for seed in self.seeds], device=device)[:, None]
 
-        # Bartlett's factor needs B − 1 ≥ d degrees of freedom; below that, B latent vectors.
-        latent_stats = config.latent_stats and self.disc.linear_in_latents and config.gen_batch > dim
         self.streams = GameStreams(specs, config, self.dynamics.draws, device, dtype, latent_stats)
         self.step = 0
         self.w = self.streams.initial_weights(specs, config.init_scale)
