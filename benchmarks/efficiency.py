@@ -1,7 +1,7 @@
 """Statistical efficiency: median over seeds of TV(SGDA) / TV(yardstick) at d = 16, n = 1e5.
 
     python benchmarks/efficiency.py [--steps 750,1500,3000] [--seeds 5] [--dim 16] [--samples 100000]
-                                    [--steps-dim N]
+                                    [--steps-dim N] [--gen-batch B]
 
 Default settings otherwise (TrainConfig); the seeds of one activation train as one batch. The
 step sweep shows what reaching the target costs in steps (base steps: games whose features have
@@ -23,12 +23,14 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=16)
     parser.add_argument("--samples", type=int, default=100_000)
     parser.add_argument("--steps-dim", type=int, help="override TrainConfig.steps_dim (default: the config's)")
+    parser.add_argument("--gen-batch", type=int, help="override TrainConfig.gen_batch (default: the config's)")
     args = parser.parse_args()
 
     print(f"d={args.dim} n={args.samples} seeds=0..{args.seeds - 1}; ratio = TV(sgda/truncated) / TV(moment_inversion)")
     print(f"{'activation':11s} {'steps':>6s} {'run':>6s} {'median':>7s}  per-seed ratios                      "
           f"{'yard TV':>8s} {'wall s':>7s}")
-    overrides = {} if args.steps_dim is None else {"steps_dim": args.steps_dim}
+    overrides = {key: value for key, value in (("steps_dim", args.steps_dim), ("gen_batch", args.gen_batch))
+                 if value is not None}
     for activation in args.activations.split(","):
         for steps in map(int, args.steps.split(",")):
             config = TrainConfig.from_sources(None, activation=activation, dim=args.dim, samples=[args.samples],

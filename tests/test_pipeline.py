@@ -128,7 +128,7 @@ def test_default_config_documents_every_key():
 @pytest.mark.parametrize("configs, train_jobs, sweep_jobs", [
     # sweeps: discriminators (activations × dims) + dynamics (methods × activations × dims)
     # + prior_work (activations × dims) + condition (activations × dims)
-    ((), 4 * 5 * 5, 2 * 1 + 8 * 1 * 1 + 2 * 3 + 2 * 1),
+    ((), 2 * 4 * 10, 2 * 1 + 8 * 1 * 1 + 2 * 3 + 2 * 1),
     (("config/cluster.yaml",), 6 * 7 * 20, 4 * 2 + 8 * 2 * 2 + 2 * 3 + 4 * 1),
     (("tiny.yaml",), N_JOBS, 0),
 ])

@@ -44,7 +44,7 @@ class TrainConfig:
     averaging: str = "tail"  # Polyak average of Σ_t = W_t W_tᵀ over the tail of training
     average_from: float = 0.5  # fraction of the steps after which the tail average starts
     penalty: float = 1.0  # λ of the discriminator's ℓ2 penalty (λ/2)‖V‖²
-    gen_batch: int = 512  # latent draws per generator step
+    gen_batch: int = 256  # latent draws per generator step (its noise stays far below the data's: DESIGN §5)
     latent_stats: bool = True  # a game linear in x (truncated, injective φ): draw x̄ and XXᵀ/B, not B latents
     data_batch: int = 0  # real-data minibatch per step; 0 = the full sample (exact data side)
     init_scale: float = 0.5  # W_0 = init_scale · G/√d, G standard normal

@@ -355,13 +355,15 @@ class GroupRun:
 
     def state_dict(self) -> dict:
         assert self.streams.at_block_boundary(), "state is saved only where no drawn block is pending"
+        # Rows are never changed once written: a tuple of them is a snapshot without copying each row.
         return {"step": self.step, "w": self.w, "v": self.v, "dyn_state": self.dyn_state, "alive": self.alive,
-                "sigma_avg": self.sigma_avg, "averaged": self.averaged, "rows": self.rows,
+                "sigma_avg": self.sigma_avg, "averaged": self.averaged, "rows": tuple(self.rows),
                 "elapsed": self.elapsed, "generators": self.streams.generator_states()}
 
     def load_state_dict(self, state: dict) -> None:
-        for key in ("step", "w", "v", "dyn_state", "alive", "sigma_avg", "averaged", "rows", "elapsed"):
+        for key in ("step", "w", "v", "dyn_state", "alive", "sigma_avg", "averaged", "elapsed"):
             setattr(self, key, state[key])
+        self.rows = list(state["rows"])
         self.streams.set_generator_states(state["generators"])
 
     def run(self, progress: bool, on_block=None, stop: threading.Event | None = None
@@ -479,7 +481,8 @@ class Checkpoint:
 
 
 def _snapshot(state):
-    """A copy of a state dict that later training steps cannot change (rows are never mutated)."""
+    """A copy of a state dict that later training steps cannot change (tuples — the rows — are kept:
+    nothing changes them)."""
     if isinstance(state, torch.Tensor):
         return state.clone()
     if isinstance(state, dict):
