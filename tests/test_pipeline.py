@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from sgdagan.resources import train_resources
 from workdirs import DATA, REPO, job_stats, make_workdir, tables
 
 TINY = yaml.safe_load((DATA / "tiny.yaml").read_text())
@@ -140,6 +142,45 @@ def test_presets_plan_one_train_job_per_cell(tmp_path, configs, train_jobs, swee
     for rule in ("train_config", "aggregate", "analyze", "report_readme"):
         assert jobs[rule] == 1
     assert jobs["report_notebooks"] == (3 if sweep_jobs else 2)  # + ablations.ipynb
+
+
+def test_train_resources_first_matching_override_wins():
+    resources = {"mem_mb": 2000, "runtime": 30, "overrides": [
+        {"activations": ["relu"], "dims": [64, 128], "runtime": 900},
+        {"dims": [128], "mem_mb": 24000, "runtime": 120},
+    ]}
+    assert train_resources(resources, "tanh", 32) == {"mem_mb": 2000, "runtime": 30}
+    assert train_resources(resources, "relu", 64) == {"mem_mb": 2000, "runtime": 900}
+    assert train_resources(resources, "relu", 128) == {"mem_mb": 2000, "runtime": 900}  # the first match only
+    assert train_resources(resources, "tanh", 128) == {"mem_mb": 24000, "runtime": 120}
+    assert train_resources({"mem_mb": 100, "runtime": 1}, "relu", 2) == {"mem_mb": 100, "runtime": 1}
+
+
+def _planned_train_resources(text: str) -> dict[tuple[str, int, int], dict[str, int]]:
+    """From a dry run's job listing: (activation, dim, seed) → the mem_mb and runtime it requests."""
+    planned = {}
+    for block in text.split("rule train:")[1:]:
+        fields = dict(re.findall(r"^\s*(wildcards|resources): (.*)$", block, flags=re.M))
+        cell = dict(item.split("=", 1) for item in fields["wildcards"].split(", "))
+        asked = dict(item.split("=", 1) for item in fields["resources"].split(", "))
+        planned[(cell["activation"], int(cell["dim"]), int(cell["seed"]))] = {
+            key: int(asked[key]) for key in ("mem_mb", "runtime")}
+    return planned
+
+
+def test_cluster_preset_jobs_request_what_its_config_gives_their_cell(tmp_path):
+    """`snakemake -n` on the cluster preset: each training job's memory and wall time are the
+    preset's resources.train for its cell, and its largest cells ask for more than the default."""
+    workdir = make_workdir(tmp_path)
+    out = snakemake(workdir, "-n", configs=("config/cluster.yaml",), timeout=120)
+    planned = _planned_train_resources(out.stdout + out.stderr)
+    preset = yaml.safe_load((REPO / "config/cluster.yaml").read_text())
+    resources = preset["resources"]["train"]
+    assert len(planned) == len(preset["activations"]) * len(preset["dims"]) * len(preset["seeds"])
+    for (activation, dim, _), asked in planned.items():
+        assert asked == train_resources(resources, activation, dim), (activation, dim)
+    largest = planned[("relu", max(preset["dims"]), 0)]
+    assert largest["mem_mb"] > resources["mem_mb"] and largest["runtime"] > resources["runtime"]
 
 
 def test_lint_is_clean(tmp_path):

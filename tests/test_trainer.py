@@ -41,22 +41,29 @@ def test_a_game_alone_equals_the_same_game_in_a_batch(data_batch, activation):
         assert np.array_equal(sigma, batch.sigmas[key])
 
 
+@pytest.mark.parametrize("activation, dim", [("relu", 3), ("tanh", 16)])
 @pytest.mark.parametrize("threads", [2, 3])
-def test_numbers_do_not_depend_on_the_thread_count(threads):
-    # With T intra-op threads a group trains as T shards in parallel threads (train_group): the
+def test_numbers_do_not_depend_on_the_thread_count(threads, activation, dim):
+    # With T intra-op threads a group that draws latent vectors trains as T shards in parallel
+    # threads, one that draws latent statistics (tanh's truncated games) as one (train_group): the
     # rows (in the same order) and every Σ must equal a single-threaded, single-shard run's.
-    config = TrainConfig.from_sources(None, samples=[200, 500, 3000], dynamics=["sgda", "alt"],
-                                      discriminators=["quadratic", "truncated"], **FAST)
+    config = TrainConfig.from_sources(None, activation=activation, samples=[200, 500, 3000], dynamics=["sgda", "alt"],
+                                      discriminators=["quadratic", "truncated"], **{**FAST, "dim": dim})
     with intra_op_threads(1):
         single = train(config, seeds=[0, 1])
     with intra_op_threads(threads):
-        sharded = train(config, seeds=[0, 1])
-    assert single.metrics.drop(columns="wall_s").equals(sharded.metrics.drop(columns="wall_s"))
-    assert single.sigmas.keys() == sharded.sigmas.keys()
-    assert all(np.array_equal(single.sigmas[k], sharded.sigmas[k], equal_nan=True) for k in single.sigmas)
-    with intra_op_threads(threads):
-        shards = shard_games(6, torch.device("cpu"))
-    assert len(shards) == threads and sorted(sum(shards, [])) == list(range(6))
+        threaded = train(config, seeds=[0, 1])
+    assert single.metrics.drop(columns="wall_s").equals(threaded.metrics.drop(columns="wall_s"))
+    assert single.sigmas.keys() == threaded.sigmas.keys()
+    assert all(np.array_equal(single.sigmas[k], threaded.sigmas[k], equal_nan=True) for k in single.sigmas)
+
+
+def test_games_are_sharded_only_where_they_draw_latent_vectors():
+    cpu = torch.device("cpu")
+    with intra_op_threads(3):
+        shards = shard_games(6, cpu, latent_stats=False)
+        assert len(shards) == 3 and sorted(sum(shards, [])) == list(range(6))
+        assert shard_games(6, cpu, latent_stats=True) == [list(range(6))]
 
 
 def test_same_seed_same_numbers_and_other_seeds_differ():

@@ -631,6 +631,19 @@ def _ablations_section(tables: Mapping[str, pd.DataFrame]) -> list[str]:
     return (["## Ablations", "", "Figures and methods: [ablations.html](ablations.html).", ""] + lines) if lines else []
 
 
+def _injective_note(config: Mapping) -> list[str]:
+    """Why one injective φ stands for all of them, where the truncated discriminator is trained."""
+    from .activations import ACTIVATIONS, get_activation  # torch: not at the Snakefile's parse time
+
+    injective = [name for name in ACTIVATIONS if get_activation(name).injective]
+    trained = [name for name in config["activations"] if name in injective]
+    if "truncated" not in config["train"]["discriminators"] or not trained or trained == injective:
+        return []
+    return ["", f"Under the truncated discriminator every injective φ ({', '.join(injective)}) is seen through "
+            "u = φ⁻¹(y) = W*x, so all of them give the same numbers to rounding, for the GAN and the "
+            f"yardstick alike; here {', '.join(trained)} stands for them (config/cluster.yaml trains them all)."]
+
+
 def render_readme(
     tables: Mapping[str, pd.DataFrame],
     *,
@@ -660,6 +673,7 @@ def render_readme(
         f"training jobs; {games} trained or estimated games, {diverged} diverged. "
         f"Methods: {', '.join(sorted(status['method'].unique()))} (yardstick: `{yardstick}`, "
         "the moment-inversion estimator on the same data, no GAN).",
+        *_injective_note(config),
         "",
         "## Sample complexity exponents",
         "",

@@ -245,6 +245,18 @@ def game_schedule(config: TrainConfig, disc: Discriminator) -> TrainConfig:
     return dataclasses.replace(config, steps=math.ceil(config.steps * stretch), lr_decay=config.lr_decay * stretch)
 
 
+def group_discriminator(name: str, config: TrainConfig, activation: Activation) -> Discriminator:
+    """The discriminator family `name` with the config's settings for it."""
+    return make_discriminator(name, activation, config.penalty, mlp_hidden=config.mlp_hidden,
+                              mlp_loss=config.mlp_loss, mlp_gp_weight=config.mlp_gp_weight)
+
+
+def draws_latent_stats(config: TrainConfig, disc: Discriminator) -> bool:
+    """Whether a game draws its latent batches as `LatentMoments` (`latent_stats`): where it is linear
+    in the latents, and B − 1 ≥ d, the degrees of freedom Bartlett's factor needs (else B vectors)."""
+    return config.latent_stats and disc.linear_in_latents and config.gen_batch > config.dim
+
+
 def latent_batch(config: TrainConfig, n: int, latent_stats: bool) -> int:
     """A game's latent batch B: gen_batch, or max(gen_batch, n) where it is drawn as sufficient
     statistics — Lei et al.'s m = n, which costs nothing there (a step is O(d³) whatever B is) and
@@ -316,9 +328,7 @@ class GroupRun:
     def __init__(self, specs: list[GameSpec], config: TrainConfig, activation: Activation,
                  data: dict[int, torch.Tensor], sigma_star: torch.Tensor, device, dtype):
         self.specs, self.activation, self.sigma_star = specs, activation, sigma_star
-        self.disc = make_discriminator(specs[0].discriminator, activation, config.penalty,
-                                       mlp_hidden=config.mlp_hidden, mlp_loss=config.mlp_loss,
-                                       mlp_gp_weight=config.mlp_gp_weight)
+        self.disc = group_discriminator(specs[0].discriminator, config, activation)
         self.config = config = game_schedule(config, self.disc)
         self.dynamics = get_dynamics(specs[0].dynamics, config)
         self.seeds = [spec.seed for spec in specs]
@@ -327,8 +337,7 @@ class GroupRun:
         transformed = {seed: self.disc.data_transform(data[seed]).to(dtype) for seed in sorted(set(self.seeds))}
         # Each game's data moments: its real side when it uses the full sample, and its curvature.
         per_game = [self.disc.moments(transformed[spec.seed][None, : spec.n]) for spec in specs]
-        # Bartlett's factor needs B − 1 ≥ d degrees of freedom; below that, B latent vectors.
-        latent_stats = config.latent_stats and self.disc.linear_in_latents and config.gen_batch > dim
+        latent_stats = draws_latent_stats(config, self.disc)
         # η_W per game: lr_gen / h, h from the game's own sample (`generator_step_scale`).
         self.gen_scale = torch.tensor(
             [generator_step_scale(self.disc, data[spec.seed][: spec.n], [m[0] for m in moments],
@@ -492,11 +501,12 @@ def _snapshot(state):
     return state
 
 
-def shard_games(games: int, device: torch.device) -> list[list[int]]:
+def shard_games(games: int, device: torch.device, latent_stats: bool) -> list[list[int]]:
     """The games of a group split over the CPU's threads, interleaved: one shard per torch intra-op
     thread, each trained single-threaded in its own Python thread (see `train_group`); one shard
-    on a GPU."""
-    workers = max(1, min(games, torch.get_num_threads())) if device.type == "cpu" else 1
+    on a GPU, and where the games draw latent statistics (`draws_latent_stats`)."""
+    sharded = device.type == "cpu" and not latent_stats
+    workers = max(1, min(games, torch.get_num_threads())) if sharded else 1
     return [list(range(k, games, workers)) for k in range(workers)]
 
 
@@ -516,19 +526,25 @@ def train_group(specs: list[GameSpec], config: TrainConfig, activation: Activati
                 checkpoint: Checkpoint | None = None) -> tuple[list[dict], torch.Tensor]:
     """Train one method's games: (rows, final Σ per game), rows in the order of one `GroupRun`.
 
-    On a CPU with several intra-op threads the games are split into shards (`shard_games`), each a
-    `GroupRun` on one thread, all shards at once. One shard's random draws then overlap another's
-    products, and no small operation pays for a thread team: 1.12–1.17× the speed of one
-    two-threaded GroupRun on 2 cores, measured side by side. A game's numbers do not depend on its
-    shard (each game is computed independently of the others, bit for bit on the CPU) nor,
-    therefore, on the thread count.
+    On a CPU with several intra-op threads, games that draw latent vectors are split into shards
+    (`shard_games`), each a `GroupRun` on one thread, all shards at once: one shard's random draws
+    overlap another's products. Every GroupRun runs single-threaded, so that a game's numbers do not
+    depend on the thread count (a multi-threaded reduction would sum in another order), nor on its
+    shard (each game is computed independently of the others, bit for bit on the CPU). Games that
+    draw latent statistics train as one shard: their steps are O(d³) small operations, and shards
+    would contend for the interpreter. Measured on 2 cores, side by side, game-steps/s of 2 shards
+    against one single-threaded GroupRun: relu (B = 256) 1.00× at d = 16 (32 games) and 1.38× at
+    d = 64 (8 games); tanh's statistics 0.62× at d = 16 and 1.03× at d = 64; and against one
+    two-threaded GroupRun (not bitwise thread-invariant), relu at d = 128 (12 games, B = 512) 1.3–1.5×.
     """
     device = torch.device(device)
     method = specs[0].method
     saved = checkpoint.in_progress(method) if checkpoint is not None else None
-    shards = saved["shards"] if saved is not None else shard_games(len(specs), device)
-    runs = [GroupRun([specs[i] for i in shard], config, activation, data, sigma_star[shard], device, dtype)
-            for shard in shards]
+    latent_stats = draws_latent_stats(config, group_discriminator(specs[0].discriminator, config, activation))
+    shards = saved["shards"] if saved is not None else shard_games(len(specs), device, latent_stats)
+    with intra_op_threads(1):  # the real moments too: a reduction over n rows sums per thread
+        runs = [GroupRun([specs[i] for i in shard], config, activation, data, sigma_star[shard], device, dtype)
+                for shard in shards]
     if saved is not None:
         for run, state in zip(runs, saved["states"]):
             run.load_state_dict(_to_device(state, device))
@@ -538,10 +554,13 @@ def train_group(specs: list[GameSpec], config: TrainConfig, activation: Activati
 
     def train_shard(k: int, stop: threading.Event | None = None):
         on_block = checkpoint.on_block(k) if checkpoint is not None else None
-        return runs[k].run(progress and k == 0, on_block=on_block, stop=stop)
+        # OpenMP's thread count is per thread: a worker thread starts at the default, not at 1.
+        with intra_op_threads(1):
+            return runs[k].run(progress and k == 0, on_block=on_block, stop=stop)
 
     if len(runs) == 1:
-        results = [train_shard(0)]
+        with intra_op_threads(1):
+            results = [train_shard(0)]
     else:
         stop = threading.Event()
         with intra_op_threads(1), ThreadPoolExecutor(len(runs)) as pool:
@@ -603,7 +622,8 @@ def train(config: TrainConfig, seeds: Sequence[int] | None = None, progress: boo
     for seed, n in product(seeds, config.samples):
         for method, estimator in estimators.items():
             start = time.perf_counter()
-            estimate = torch.as_tensor(estimator(data[seed][:n]), device=device)
+            with intra_op_threads(1):  # numbers independent of the thread count, as the games'
+                estimate = torch.as_tensor(estimator(data[seed][:n]), device=device)
             values = measure(estimate[None], torch.as_tensor(star[seed], device=device)[None], [seed], config,
                              activation)
             row = _rows([GameSpec(seed, n, "", "")], 0, True, values, ["ok"], time.perf_counter() - start, config)[0]

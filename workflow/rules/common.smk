@@ -9,6 +9,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from sgdagan.analysis import sample_grid
+from sgdagan.resources import train_resources
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 
@@ -123,6 +124,11 @@ def headline_method(cfg):
 # -- the training fan-out -----------------------------------------------------------------------
 
 TRAIN_DIR = "results/train/{activation}/d{dim}/s{seed}"
+
+
+def train_job_resources(wildcards):
+    """The memory and wall time one training job requests (config key resources.train)."""
+    return train_resources(config["resources"]["train"], wildcards.activation, int(wildcards.dim))
 
 
 def samples_for(dim):

@@ -31,8 +31,8 @@ rule train:
         "results/benchmarks/train/{activation}/d{dim}/s{seed}.tsv"
     threads: config["resources"]["train"]["threads"]
     resources:
-        mem_mb=config["resources"]["train"]["mem_mb"],
-        runtime=config["resources"]["train"]["runtime"],
+        mem_mb=lambda wildcards: train_job_resources(wildcards)["mem_mb"],
+        runtime=lambda wildcards: train_job_resources(wildcards)["runtime"],
     conda:
         "../../environment.yml"
     shell:
