@@ -159,7 +159,9 @@ def test_train_resources_first_matching_override_wins():
 def _planned_train_resources(text: str) -> dict[tuple[str, int, int], dict[str, int]]:
     """From a dry run's job listing: (activation, dim, seed) → the mem_mb and runtime it requests."""
     planned = {}
-    for block in text.split("rule train:")[1:]:
+    for block in re.split(r"^(?:local)?rule ", text, flags=re.M):
+        if not block.startswith("train:"):
+            continue
         fields = dict(re.findall(r"^\s*(wildcards|resources): (.*)$", block, flags=re.M))
         cell = dict(item.split("=", 1) for item in fields["wildcards"].split(", "))
         asked = dict(item.split("=", 1) for item in fields["resources"].split(", "))
