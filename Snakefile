@@ -18,7 +18,7 @@ configfile: "config.yaml"
 include: "workflow/rules/common.smk"
 
 
-coerce_numeric_strings(config)
+coerce_config_strings(config)
 validate_config(config, "workflow/schemas/config.schema.yaml")
 check_config(config)
 register_ablations(config)

@@ -218,6 +218,17 @@ def test_numeric_strings_such_as_1e_minus_3_are_accepted(tmp_path):
     assert planned_jobs(workdir, configs=("tiny.yaml", "sci.yaml"))["train"] == N_JOBS
 
 
+@pytest.mark.parametrize("overrides, train_jobs", [
+    (["dims=[2]"], len(TINY["activations"]) * len(TINY["seeds"])),
+    (["seeds=[0]", "dims=[2, 3]"], len(TINY["activations"]) * 2),
+    (["train={steps: 10, latent_stats: false, lr_gen: 0.5}"], N_JOBS),
+])
+def test_command_line_config_sets_integer_and_boolean_keys(tmp_path, overrides, train_jobs):
+    # Snakemake passes the items of --config lists and mappings as strings.
+    workdir = make_workdir(tmp_path)
+    assert planned_jobs(workdir, extra=("--config", *overrides))["train"] == train_jobs
+
+
 # -- end to end ------------------------------------------------------------------------------------
 
 

@@ -40,13 +40,20 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+# Tracked files the pipeline itself rewrites: they say nothing about the code that ran.
+GENERATED = ("reports",)
+
+
 def git_revision() -> str | None:
-    """The checkout's commit (with "-dirty" if modified), or None outside a git checkout."""
+    """The checkout's commit, with "-dirty" if a tracked file other than the pipeline's own outputs
+    (`GENERATED`) is modified, or None outside a git checkout."""
     here = Path(__file__).resolve().parent
+    outputs = [f":(top,exclude){path}" for path in GENERATED]
     try:
         rev = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
                              check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no", "--",
+                                ":(top)", *outputs],
                                capture_output=True, text=True, check=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None

@@ -17,6 +17,8 @@ SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 # -- config loading ------------------------------------------------------------------------------
 
 _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+_INT = re.compile(r"^[-+]?\d+$")
+_BOOL = {"true": True, "false": False}
 
 
 def load_schema(schema_path=SCHEMA):
@@ -36,18 +38,27 @@ def ordered_config(cfg, schema=None):
     return cfg
 
 
-def coerce_numeric_strings(cfg, schema_path=SCHEMA):
-    """Turn strings such as "1e-3" into floats where the schema wants a number, in place.
+def coerce_config_strings(cfg, schema_path=SCHEMA):
+    """Turn strings into the integer, number or boolean the schema wants there, in place.
 
-    YAML 1.1 (PyYAML, which Snakemake uses) reads 1e-3 without a dot as a string; the package's
-    own config loader accepts it too. Anything not a number is left for validate to reject.
+    Two sources write them: YAML 1.1 (PyYAML, which Snakemake uses) reads 1e-3 without a dot as a
+    string (the package's own config loader accepts it too), and `--config 'dims=[2]'` or
+    `--config 'train={steps: 10}'` passes nested values as strings. Anything else is left for
+    validate to reject.
     """
     schema = load_schema(schema_path)
 
-    def wants_number(sub):
+    def coerce(text, sub):
         kinds = sub.get("type")
         kinds = kinds if isinstance(kinds, list) else [kinds]
-        return "number" in kinds
+        text = text.strip()
+        if "integer" in kinds and _INT.match(text):
+            return int(text)
+        if "number" in kinds and _FLOAT.match(text):
+            return float(text)
+        if "boolean" in kinds and text.lower() in _BOOL:
+            return _BOOL[text.lower()]
+        return None
 
     def walk(value, sub):
         if isinstance(value, dict) and "properties" in sub:
@@ -56,8 +67,9 @@ def coerce_numeric_strings(cfg, schema_path=SCHEMA):
                     value[key] = walk(item, sub["properties"][key])
         elif isinstance(value, list) and "items" in sub:
             return [walk(item, sub["items"]) for item in value]
-        elif isinstance(value, str) and wants_number(sub) and _FLOAT.match(value.strip()):
-            return float(value)
+        elif isinstance(value, str):
+            coerced = coerce(value, sub)
+            return value if coerced is None else coerced
         return value
 
     walk(cfg, schema)
