@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from workdirs import REPO
 def _revision(checkout) -> str:
     """git_revision() as the package installed in `checkout` reports it."""
     out = subprocess.run([sys.executable, "-c", "from sgdagan.provenance import git_revision; print(git_revision())"],
-                         cwd=checkout, env={"PYTHONPATH": str(checkout / "src"), "PATH": "/usr/bin:/bin"},
+                         cwd=checkout, env={**os.environ, "PYTHONPATH": str(checkout / "src")},
                          capture_output=True, text=True, check=True, timeout=60)
     return out.stdout.strip()
 
