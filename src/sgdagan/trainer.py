@@ -559,11 +559,10 @@ def train_group(specs: list[GameSpec], config: TrainConfig, activation: Activati
             return runs[k].run(progress and k == 0, on_block=on_block, stop=stop)
 
     if len(runs) == 1:
-        with intra_op_threads(1):
-            results = [train_shard(0)]
+        results = [train_shard(0)]
     else:
         stop = threading.Event()
-        with intra_op_threads(1), ThreadPoolExecutor(len(runs)) as pool:
+        with ThreadPoolExecutor(len(runs)) as pool:
             futures = [pool.submit(train_shard, k, stop) for k in range(len(runs))]
             try:
                 results = [future.result() for future in futures]
@@ -619,17 +618,18 @@ def train(config: TrainConfig, seeds: Sequence[int] | None = None, progress: boo
     estimators = {"moment_inversion": lambda y: moment_inversion(y, activation)}
     if activation.name == "relu":
         estimators["wds"] = wds
-    for seed, n in product(seeds, config.samples):
-        for method, estimator in estimators.items():
-            start = time.perf_counter()
-            with intra_op_threads(1):  # numbers independent of the thread count, as the games'
+    with intra_op_threads(1):  # estimates and their TV independent of the thread count, as the games'
+        for seed, n in product(seeds, config.samples):
+            for method, estimator in estimators.items():
+                start = time.perf_counter()
                 estimate = torch.as_tensor(estimator(data[seed][:n]), device=device)
-            values = measure(estimate[None], torch.as_tensor(star[seed], device=device)[None], [seed], config,
-                             activation)
-            row = _rows([GameSpec(seed, n, "", "")], 0, True, values, ["ok"], time.perf_counter() - start, config)[0]
-            row.update(method=method)
-            rows.append(row)
-            sigmas[(seed, method, n)] = estimate.cpu().numpy()
+                values = measure(estimate[None], torch.as_tensor(star[seed], device=device)[None], [seed], config,
+                                 activation)
+                row = _rows([GameSpec(seed, n, "", "")], 0, True, values, ["ok"], time.perf_counter() - start,
+                            config)[0]
+                row.update(method=method)
+                rows.append(row)
+                sigmas[(seed, method, n)] = estimate.cpu().numpy()
 
     for disc_name, dyn_name in product(config.discriminators, config.dynamics):
         specs = [GameSpec(seed, n, disc_name, dyn_name) for seed in seeds for n in config.samples]
