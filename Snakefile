@@ -5,7 +5,8 @@
 #   snakemake --cores all --configfile config/cluster.yaml   # the larger preset
 #   snakemake --report report.html                        # Snakemake's own HTML report
 #
-# Rules by stage in workflow/rules/; configuration reference in workflow/schemas/config.schema.yaml.
+# Rules by stage in workflow/rules/; every config key is declared in src/sgdagan/pipeline_config.py
+# (reference: workflow/schemas/config.schema.yaml, generated from it).
 
 from snakemake.utils import min_version
 
@@ -18,9 +19,7 @@ configfile: "config.yaml"
 include: "workflow/rules/common.smk"
 
 
-coerce_config_strings(config)
-validate_config(config, "workflow/schemas/config.schema.yaml")
-check_config(config)
+SETTINGS = load_config(config)
 register_ablations(config)
 
 

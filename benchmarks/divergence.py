@@ -12,7 +12,8 @@ diverged games and each method's median final TV.
 import argparse
 import time
 
-from sgdagan.analysis import sample_grid
+from sgdagan.pipeline_config import Samples
+from sgdagan.tables import is_trained
 from sgdagan.config import TrainConfig
 from sgdagan.trainer import train
 
@@ -28,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     for dim in map(int, args.dims.split(",")):
         for activation in args.activations.split(","):
-            grid = sample_grid(dim, tv_max=0.4, tv_min=0.02, points=12, tv_constant=0.3, n_min=10)
+            grid = Samples(tv_max=0.4, tv_min=0.02, points=12, tv_constant=0.3, n_min=10).grid(dim)
             sizes = sorted({grid[0], grid[len(grid) // 2], min(grid[-1], args.n_cap)})
             config = TrainConfig.from_sources(None, activation=activation, dim=dim, samples=sizes, steps=args.steps,
                                               steps_dim=0, tv_samples=1000, checkpoints=4,
@@ -36,7 +37,7 @@ def main() -> None:
                                               dynamics=["sgda", "alt", "bilevel"])
             start = time.perf_counter()
             metrics = train(config, seeds=[0, 1], progress=False).metrics
-            final = metrics[metrics.final & metrics.method.str.contains("/")]
+            final = metrics[metrics.final & metrics.method.map(is_trained)]
             diverged = final[final.status != "ok"]
             tv = final.groupby("method").tv.median().round(2).to_dict()
             print(f"d={dim} {activation} n={sizes} diverged={len(diverged)}"

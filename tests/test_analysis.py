@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 
 from sgdagan import analysis as A
+from sgdagan.pipeline_config import Samples, round_sig
+from sgdagan.settings import ConfigError, build
 
 DIMS = [2, 4, 8, 16, 32]
 EPS = [0.3, 0.2, 0.1, 0.05]
@@ -64,18 +66,18 @@ def power_law(c=0.3, alpha=2.0):
 
 
 def test_round_sig():
-    assert A.round_sig(1234) == 1200
-    assert A.round_sig(1250, 2) == 1200 or A.round_sig(1250, 2) == 1300
-    assert A.round_sig(87) == 87
-    assert A.round_sig(105600) == 110000
+    assert round_sig(1234) == 1200
+    assert round_sig(1250, 2) == 1200 or round_sig(1250, 2) == 1300
+    assert round_sig(87) == 87
+    assert round_sig(105600) == 110000
     with pytest.raises(ValueError):
-        A.round_sig(0)
+        round_sig(0)
 
 
 @pytest.mark.parametrize("d", [2, 8, 32])
 def test_sample_grid_spans_the_requested_tv_range(d):
     c = 0.4
-    ns = A.sample_grid(d, tv_max=0.5, tv_min=0.03, points=8, tv_constant=c)
+    ns = Samples(tv_max=0.5, tv_min=0.03, points=8, tv_constant=c, n_min=2).grid(d)
     assert ns == sorted(set(ns)) and len(ns) >= 6
     tv = c * np.sqrt(d * (d + 1) / np.array(ns, float))
     # two-digit rounding moves n by at most 5%, i.e. TV by at most ~2.5%
@@ -85,11 +87,12 @@ def test_sample_grid_spans_the_requested_tv_range(d):
 
 
 def test_sample_grid_fixed_and_floor():
-    assert A.sample_grid(4, tv_max=0.5, tv_min=0.1, points=3, tv_constant=1, fixed=[300, 100, 100]) == [100, 300]
-    ns = A.sample_grid(1, tv_max=0.9, tv_min=0.5, points=3, tv_constant=0.1, n_min=10)
-    assert ns == [10]
-    with pytest.raises(ValueError):
-        A.sample_grid(4, tv_max=0.1, tv_min=0.5, points=3, tv_constant=1)
+    assert Samples(fixed=[300, 100]).grid(4) == [100, 300]
+    assert Samples(tv_max=0.9, tv_min=0.5, points=3, tv_constant=0.1, n_min=10).grid(1) == [10]
+    with pytest.raises(ConfigError, match="^tv_min: must be below tv_max"):
+        build(Samples, {"tv_max": 0.1, "tv_min": 0.5})
+    with pytest.raises(ConfigError, match="^fixed: repeated entries"):
+        build(Samples, {"fixed": [300, 100, 100]})
 
 
 def test_tidy_metrics_sorts_checks_and_rejects_duplicates():
@@ -97,7 +100,7 @@ def test_tidy_metrics_sorts_checks_and_rejects_duplicates():
     shuffled = m.sample(frac=1.0, random_state=0)
     halves = [shuffled.iloc[: len(m) // 2], shuffled.iloc[len(m) // 2:]]
     tidy = A.tidy_metrics(halves)
-    assert list(tidy.columns[: len(A.METRIC_COLUMNS)]) == list(A.METRIC_COLUMNS)
+    assert list(tidy.columns[: len(A.METRICS_COLUMNS)]) == list(A.METRICS_COLUMNS)
     assert tidy[A.SORT_KEYS].equals(tidy[A.SORT_KEYS].sort_values(A.SORT_KEYS).reset_index(drop=True))
     assert len(tidy) == len(m)
     with pytest.raises(ValueError, match="duplicated"):

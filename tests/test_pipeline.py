@@ -4,7 +4,6 @@ directory, the way a fresh clone would run it."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
@@ -22,7 +21,6 @@ from sgdagan.resources import train_resources
 from workdirs import DATA, REPO, job_stats, make_workdir, tables
 
 TINY = yaml.safe_load((DATA / "tiny.yaml").read_text())
-SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
 TRAIN_TIMEOUT = 900
 
 
@@ -67,64 +65,7 @@ def tiny_run(tmp_path_factory) -> Path:
 # -- configuration: schema, defaults, presets ----------------------------------------------------
 
 
-def _walk_schema(schema, path="config"):
-    yield path, schema
-    for key, sub in schema.get("properties", {}).items():
-        yield from _walk_schema(sub, f"{path}.{key}")
-
-
-def test_every_schema_key_is_described_and_defaulted():
-    for path, sub in _walk_schema(SCHEMA):
-        assert sub.get("description"), f"{path} has no description"
-        if path != "config":
-            assert "default" in sub, f"{path} has no default"
-        if sub.get("type") == "object" and "properties" in sub:
-            assert sub.get("additionalProperties") is False, f"{path} accepts unknown keys"
-
-
-def test_schema_train_defaults_equal_the_package_defaults():
-    from sgdagan.config import TrainConfig
-
-    package = {f.name: getattr(TrainConfig(), f.name) for f in dataclasses.fields(TrainConfig)}
-    for axis in ("activation", "dim", "seed", "samples"):  # the pipeline's fan-out, not settings
-        package.pop(axis)
-    schema = {k: v["default"] for k, v in SCHEMA["properties"]["train"]["properties"].items()}
-    assert schema == package
-
-
-def test_schema_choices_equal_the_package_registries():
-    from sgdagan import config as C
-    from sgdagan.activations import ACTIVATIONS
-    from sgdagan.features import DISCRIMINATORS, MLP_LOSSES
-
-    props = SCHEMA["properties"]
-    train = props["train"]["properties"]
-    assert props["activations"]["items"]["enum"] == list(ACTIVATIONS)
-    assert train["discriminators"]["items"]["enum"] == list(DISCRIMINATORS)
-    assert train["dynamics"]["items"]["enum"] == list(C.DYNAMICS_REGISTRY)
-    assert train["lr_schedule"]["enum"] == list(C.LR_SCHEDULES)
-    assert train["averaging"]["enum"] == list(C.AVERAGING)
-    assert train["mlp_loss"]["enum"] == list(MLP_LOSSES)
-
-
-def test_default_config_trains_with_the_package_defaults():
-    """config.yaml's train section is what the default pipeline runs: it must not silently
-    override the package's tuned defaults with stale values."""
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    schema = {k: v["default"] for k, v in SCHEMA["properties"]["train"]["properties"].items()}
-    assert {k: config["train"][k] for k in schema} == schema
-
-
-def test_default_config_documents_every_key():
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-
-    def leaves(schema, cfg, path):
-        for key, sub in schema.get("properties", {}).items():
-            assert key in cfg, f"config.yaml lacks {path}{key}"
-            if sub.get("type") == "object" and "properties" in sub:
-                leaves(sub, cfg[key], f"{path}{key}.")
-
-    leaves(SCHEMA, config, "")
+# The keys, limits and defaults themselves: tests/test_settings.py.
 
 
 @pytest.mark.parametrize("configs, train_jobs, sweep_jobs", [

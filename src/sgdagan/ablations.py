@@ -12,7 +12,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from .analysis import is_trained
+from .tables import DIVERGED_TV, diverged, is_trained
 
 # Does convergence of the family's objective give convergence in distribution (DESIGN §5)?
 IDENTIFIES_SIGMA = {
@@ -34,8 +34,8 @@ def tidy_sweeps(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     estimators[["lr_gen", "lr_disc"]] = np.nan
     estimators = estimators.drop_duplicates(["activation", "dim", "kappa", "n", "seed", "method", "step"])
     table = pd.concat([table[trained], estimators], ignore_index=True)
-    failed = table["status"] != "ok"
-    table["tv"] = table["tv"].where(~failed, 1.0)
+    failed = diverged(table)
+    table["tv"] = table["tv"].where(~failed, DIVERGED_TV)
     table["frob_abs"] = table["frob_abs"].where(~failed, np.inf)
     return table.sort_values(KEYS + ["seed", "step"], na_position="first", ignore_index=True)
 

@@ -15,7 +15,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "softplus", "identity")
+from .choices import ACTIVATIONS
+
 
 # Gauss–Hermite order for the smooth activations. Measured relative error against adaptive 1-D
 # integration (tests/test_activations.py): ≤ 1e-12 at Σ_ii ≤ 1, the targets' scale (Σ*_ii ≤ 1);

@@ -4,7 +4,7 @@ The pipeline's scripts and notebooks call these functions; tests call them on sy
 with closed-form answers. Conventions used throughout:
 
 * A *game* is one (activation, dim, seed, n, method); its *final* row carries the reported TV.
-* A diverged game (status != "ok", or a non-finite TV) counts as TV = 1 (the largest possible
+* A diverged game (tables.diverged: status != "ok", or a non-finite TV) counts as TV = 1 (the largest possible
   TV) in every median, so divergence can only make a method look worse, never better. Diverged
   games are also counted separately (`status_table`) and shown as such in the report.
 * Medians and bootstrap confidence intervals are over seeds. Bootstrap draws resample the seeds
@@ -31,54 +31,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-YARDSTICK = "moment_inversion"
-
-# The columns every metrics.parquet written by `sgdagan train` carries (the CLI contract).
-METRIC_COLUMNS = (
-    "activation", "dim", "seed", "kappa", "n", "method", "step", "final",
-    "tv", "tv_se", "frob_rel", "frob_white", "tv_sign_lb", "wall_s", "status",
-)
+from .choices import YARDSTICK
+from .pipeline_config import round_sig
+from .tables import METRICS_COLUMNS, diverged, effective_tv, is_trained
 SORT_KEYS = ["activation", "dim", "seed", "method", "n", "step"]
 EXPONENT_COLUMNS = ["activation", "method", "alpha", "alpha_lo", "alpha_hi", "beta", "beta_lo", "beta_hi"]
-
-
-# --------------------------------------------------------------------------------------------
-# Sample grid
-# --------------------------------------------------------------------------------------------
-
-def round_sig(x: float, digits: int = 2) -> int:
-    """Round a positive number to `digits` significant digits, as an int (1234 -> 1200)."""
-    if x <= 0:
-        raise ValueError(f"round_sig: expected a positive number, got {x}")
-    exponent = math.floor(math.log10(x)) - digits + 1
-    return int(round(x / 10.0**exponent) * 10**exponent) if exponent > 0 else int(round(x))
-
-
-def sample_grid(
-    dim: int,
-    *,
-    tv_max: float,
-    tv_min: float,
-    points: int,
-    tv_constant: float,
-    n_min: int = 2,
-    fixed: Sequence[int] | None = None,
-) -> list[int]:
-    """The sample sizes for dimension `dim`: log-spaced so that the yardstick's expected TV,
-    TV ≈ tv_constant · √(d(d+1)/n), runs from tv_max down to tv_min in `points` steps.
-
-    n_i = tv_constant² · d(d+1) / tv_i², rounded to two significant digits, at least n_min,
-    deduplicated and sorted. A non-empty `fixed` list overrides the formula (same for all d).
-    """
-    if fixed:
-        return sorted({int(n) for n in fixed})
-    if not 0 < tv_min < tv_max:
-        raise ValueError(f"sample_grid: need 0 < tv_min < tv_max, got {tv_min}, {tv_max}")
-    if points < 2:
-        raise ValueError(f"sample_grid: need at least 2 points, got {points}")
-    tvs = np.geomspace(tv_max, tv_min, points)
-    raw = tv_constant**2 * dim * (dim + 1) / tvs**2
-    return sorted({max(int(n_min), round_sig(float(n))) for n in raw})
 
 
 # --------------------------------------------------------------------------------------------
@@ -91,7 +48,7 @@ def tidy_metrics(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     if not frames:
         raise ValueError("tidy_metrics: no metrics rows to aggregate")
     table = pd.concat(frames, ignore_index=True)
-    missing = [c for c in METRIC_COLUMNS if c not in table.columns]
+    missing = [c for c in METRICS_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"tidy_metrics: metrics table lacks columns {missing}")
     table = table.astype({"activation": str, "method": str, "status": str, "dim": "int64",
@@ -100,15 +57,15 @@ def tidy_metrics(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     if duplicated.any():
         raise ValueError(f"tidy_metrics: {int(duplicated.sum())} duplicated rows, e.g.\n"
                          f"{table.loc[duplicated, SORT_KEYS].head()}")
-    columns = list(METRIC_COLUMNS) + [c for c in table.columns if c not in METRIC_COLUMNS]
+    columns = list(METRICS_COLUMNS) + [c for c in table.columns if c not in METRICS_COLUMNS]
     return table[columns].sort_values(SORT_KEYS, kind="mergesort").reset_index(drop=True)
 
 
 def final_rows(metrics: pd.DataFrame) -> pd.DataFrame:
     """One row per game (the `final` rows), with `diverged` and `tv_eff` (TV, 1 if diverged)."""
     final = metrics.loc[metrics["final"].astype(bool)].copy()
-    final["diverged"] = (final["status"] != "ok") | ~np.isfinite(final["tv"].astype(float))
-    final["tv_eff"] = np.where(final["diverged"], 1.0, final["tv"].astype(float))
+    final["diverged"] = diverged(final)
+    final["tv_eff"] = effective_tv(final)
     return final.sort_values(SORT_KEYS, kind="mergesort").reset_index(drop=True)
 
 
@@ -427,19 +384,13 @@ def reference_constant(tv_table: pd.DataFrame, method: str = YARDSTICK, tv_max: 
 # Trajectories: TV vs training step
 # --------------------------------------------------------------------------------------------
 
-def is_trained(method: str) -> bool:
-    """Trained methods are named '{dynamics}/{discriminator}'; estimators have plain names."""
-    return "/" in method
-
-
 def trajectories(metrics: pd.DataFrame, yardstick: str = YARDSTICK) -> pd.DataFrame:
     """Median (and quartiles) over seeds of TV at each checkpoint step, per (activation, dim,
     method, n) for the trained methods (not the estimators, which have no steps); diverged
     checkpoints count as TV = 1."""
     keep = metrics["method"].map(is_trained) & (metrics["method"] != yardstick)
     m = metrics[keep].copy()
-    bad = (m["status"] != "ok") | ~np.isfinite(m["tv"].astype(float))
-    m["tv_eff"] = np.where(bad, 1.0, m["tv"].astype(float))
+    m["tv_eff"] = effective_tv(m)
     g = m.groupby(["activation", "dim", "method", "n", "step"], sort=True)["tv_eff"]
     out = g.agg(tv_median="median", tv_q25=lambda x: x.quantile(0.25), tv_q75=lambda x: x.quantile(0.75),
                 seeds="size").reset_index()

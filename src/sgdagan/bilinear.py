@@ -38,11 +38,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .choices import BILINEAR_METHODS
 from .dynamics import get_dynamics
 from .trainer import intra_op_threads
 
 GAMMA_METHODS = ("co", "pm")  # the rules with a γ of their own
-BILINEAR_METHODS = ("sgda", "alt", "ttur", "omd", "eg", "pm", "co")  # bilevel needs a best response
 RESCALE = 1e50  # ‖z‖ beyond [1/RESCALE, RESCALE] is renormalised (the dynamics are linear)
 MARGINAL = 1e-9  # |ρ − 1| below this counts as ρ = 1 (bounded: neither converges nor diverges)
 

@@ -1,7 +1,11 @@
 """Command line: `python -m sgdagan train ...` — the contract the pipeline calls — and `sweep`.
 
     python -m sgdagan train --activation A --dim D --seed S --samples N1,N2,... [--kappa K]
-        [--discriminator F[,F2]] [--dynamics G[,G2]] [--steps T] [--config FILE.yaml] --out DIR
+        [--discriminators F[,F2]] [--dynamics G[,G2]] [--steps T] [--SETTING VALUE ...]
+        [--config FILE.yaml] --out DIR
+
+Every TrainConfig setting is a flag (`--help` lists them with their descriptions); flags win over
+the --config file, which wins over the defaults.
 
 writes DIR/metrics.parquet, DIR/sigma.npz and DIR/provenance.json, each atomically. While it
 trains it keeps a checkpoint (default DIR/checkpoint.pt, every 60 s); a rerun of the same command
@@ -21,20 +25,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import shutil
 import sys
+import typing
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from . import settings
 from .config import ConfigError, TrainConfig
 from .provenance import atomic_path, provenance, utc_now
 from .sweep import run_sweep as train_variants
 from .sweep import variant_configs
 
-# CLI flag → TrainConfig field, for flags whose names differ.
-FLAG_FIELDS = {"discriminator": "discriminators"}
+PER_JOB_FLAGS = ("activation", "dim", "seed", "samples")  # required: the cell a job trains
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -44,31 +50,36 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",")]  # an empty part is an error the config check names
+
+
 def _int_list(text: str) -> list[int]:
     try:
-        values = [int(part) for part in text.split(",") if part.strip()]
+        return [int(part) for part in _comma_list(text)]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    return values
 
 
-def _name_list(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field (its description as help); values are checked with the config."""
+    for f, kind in settings.fields(TrainConfig):
+        is_list = typing.get_origin(kind) is list
+        parser.add_argument(_flag(f.name), dest=f.name, type=_comma_list if is_list else str,
+                            required=f.name in PER_JOB_FLAGS, metavar=f.name.upper(),
+                            help=f.metadata["description"] + (" Comma-separated." if is_list else ""))
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="sgdagan", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     train = commands.add_parser("train", help="train the GANs of one (activation, dim, seed) cell")
-    train.add_argument("--activation", required=True, help="relu, leaky_relu, tanh, sigmoid, softplus, identity")
-    train.add_argument("--dim", type=int, required=True, help="dimension d of x and y")
-    train.add_argument("--seed", type=int, required=True, help="seed of the target, the data and the games")
-    train.add_argument("--samples", type=_int_list, required=True, help="sample sizes n, comma-separated")
-    train.add_argument("--kappa", type=float, help="condition number of Σ*")
-    train.add_argument("--discriminator", type=_name_list, help="feature families, comma-separated")
-    train.add_argument("--dynamics", type=_name_list, help="game dynamics, comma-separated")
-    train.add_argument("--steps", type=int, help="training steps")
-    train.add_argument("--config", type=Path, help="YAML file of further TrainConfig settings")
+    _add_setting_flags(train)
+    train.add_argument("--config", type=Path, help="YAML file of further TrainConfig settings (flags win)")
     train.add_argument("--out", type=Path, required=True, help="output directory")
     train.add_argument("--checkpoint", type=Path, help="resumable state file (default: OUT/checkpoint.pt)")
     train.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
@@ -132,15 +143,13 @@ def run_train(args: argparse.Namespace) -> None:
 
 
 def _config_from_args(args: argparse.Namespace) -> TrainConfig:
-    flags = {"activation", "dim", "seed", "samples", "kappa", "discriminator", "dynamics", "steps"}
-    overrides = {FLAG_FIELDS.get(flag, flag): getattr(args, flag) for flag in flags}
+    given = {f.name: getattr(args, f.name) for f, _ in settings.fields(TrainConfig) if getattr(args, f.name) is not None}
     try:
-        return TrainConfig.from_sources(args.config, **overrides)
+        return TrainConfig.from_sources(args.config, **given)
     except ConfigError as err:
-        field, detail = str(err).split(": ", 1)
-        flag = next((f for f in flags if FLAG_FIELDS.get(f, f) == field and getattr(args, f) is not None), None)
-        where = f"argument --{flag}: {detail}" if flag else f"argument --config: {err}"
-        _fail(where)
+        name = re.split(r"[.\[:]", str(err), maxsplit=1)[0]
+        detail = str(err).removeprefix(f"{name}: ")  # the flag names the setting
+        _fail(f"argument {_flag(name)}: {detail}" if name in given else f"argument --config: {err}")
     except (OSError, ValueError) as err:  # unreadable or malformed --config file
         _fail(f"argument --config: {err}")
 

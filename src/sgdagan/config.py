@@ -1,64 +1,97 @@
-"""The training configuration: one dataclass, loaded from YAML and CLI flags, validated up front."""
+"""The training configuration: one dataclass, loaded from YAML and CLI flags, validated up front.
+
+Each field is declared once with its description and limits (settings.setting); the pipeline's
+train section, its schema and the CLI's flags are derived from these fields.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from .activations import ACTIVATIONS
-from .dynamics import CO_GAMMA, DYNAMICS_REGISTRY, PM_GAMMA
-from .features import DISCRIMINATORS, MLP_LOSSES
+from .choices import ACTIVATIONS, CO_GAMMA, DISCRIMINATORS, DYNAMICS, MLP_LOSSES, PM_GAMMA
+from .settings import ConfigError, build, setting
 
 LR_SCHEDULES = ("constant", "inverse_time")
 LR_SCALES = ("curvature", "none")
 AVERAGING = ("none", "tail")
 
 
-class ConfigError(ValueError):
-    """A bad setting; the message starts with the setting's name."""
-
-
 @dataclass
 class TrainConfig:
-    """Everything one `sgdagan train` call needs. Defaults are the tuned ones (benchmarks/efficiency.py)."""
+    """Everything one `sgdagan train` call needs. Defaults are the tuned ones (benchmarks/efficiency.py).
 
-    activation: str = "relu"
-    dim: int = 4
-    seed: int = 0
-    samples: list[int] = field(default_factory=lambda: [1000])
-    kappa: float = 4.0  # condition number of Σ* = W*W*ᵀ
-    leaky_slope: float = 0.2
-    discriminators: list[str] = field(default_factory=lambda: ["truncated"])
-    dynamics: list[str] = field(default_factory=lambda: ["sgda"])
-    steps: int = 3000  # training steps per game (stretched at large d where the features have a mean: steps_dim)
-    steps_dim: int = 4  # games whose features have a mean (relu, …) train steps·max(1, d/steps_dim) steps; 0 = never
-    lr_gen: float = 1.0  # generator step size: η_W = lr_gen / h under lr_scale = curvature, else η_W itself
-    lr_disc: float = 1.0  # discriminator step size η_V (η_V·λ = 1: V jumps to the best response of the last batch)
-    lr_scale: str = "curvature"  # curvature: η_W = lr_gen / h, h the game's curvature bound (DESIGN §5); none: lr_gen
-    lr_schedule: str = "inverse_time"
-    lr_decay: float = 500.0  # t0 of η_t = η_0 / (1 + t / t0)
-    averaging: str = "tail"  # Polyak average of Σ_t = W_t W_tᵀ over the tail of training
-    average_from: float = 0.5  # fraction of the steps after which the tail average starts
-    penalty: float = 1.0  # λ of the discriminator's ℓ2 penalty (λ/2)‖V‖²
-    gen_batch: int = 256  # latent draws per generator step (its noise stays far below the data's: DESIGN §5)
-    latent_stats: bool = True  # a game linear in x (truncated, injective φ): draw x̄ and XXᵀ/B, not B latents
-    data_batch: int = 0  # real-data minibatch per step; 0 = the full sample (exact data side)
-    init_scale: float = 0.5  # W_0 = init_scale · G/√d, G standard normal
-    checkpoints: int = 16  # log-spaced checkpoints at which metrics are recorded
-    tv_samples: int = 20000  # Monte Carlo draws of the TV estimator
-    device: str = "auto"  # auto = cuda when available, else cpu
-    dtype: str = "float64"
-    diverge_threshold: float = 1e6  # |W| entries beyond this mark a game diverged
-    mlp_hidden: int = 32  # hidden width h of the mlp discriminator (one leaky-ReLU layer)
-    mlp_loss: str = "nonsaturating"  # the mlp's GAN loss: nonsaturating (Goodfellow) or wgan_gp (Gulrajani)
-    mlp_gp_weight: float = 10.0  # γ of the WGAN-GP gradient penalty (mlp_loss = wgan_gp only)
+    The pipeline's train section is these fields less the per-job ones (activation, dim, seed,
+    samples), which its fan-out sets.
+    """
+
+    activation: str = setting("relu", "Activation φ of the generator φ(Wx) and the target φ(W*x).",
+                              choices=ACTIVATIONS, per_job=True)
+    dim: int = setting(4, "Dimension d of x and y (W is d×d).", minimum=1, per_job=True)
+    seed: int = setting(0, "Seed of the target W*, the sample and every game's random stream.", minimum=0,
+                        per_job=True)
+    samples: list[int] = setting([1000], "Sample sizes n, all trained in one call.", minimum=2, min_items=1,
+                                 per_job=True)
+    kappa: float = setting(4.0, "Condition number κ of Σ* = W*W*ᵀ (singular values of W* log-spaced in "
+                           "[1/√κ, 1]).", minimum=1)
+    leaky_slope: float = setting(0.2, "Negative-side slope of leaky_relu.", exclusive_minimum=0,
+                                 exclusive_maximum=1)
+    discriminators: list[str] = setting(
+        ["truncated"], "Discriminators: linear, quadratic, truncated (penalized linear-in-features, DESIGN §5) "
+        "or mlp (a small neural discriminator with the usual GAN loss). Each is trained with each of the "
+        "dynamics, reported as method \"{dynamics}/{discriminator}\".", choices=DISCRIMINATORS, min_items=1)
+    dynamics: list[str] = setting(
+        ["sgda"], "Game dynamics: sgda (simultaneous), alt (alternating), ttur (two time scales), omd "
+        "(optimistic), eg (extragradient), pm (predictive), co (consensus), bilevel (best response).",
+        choices=DYNAMICS, min_items=1)
+    steps: int = setting(3000, "Training steps per game (stretched at large d where the features have a mean, "
+                         "see steps_dim).", minimum=1)
+    steps_dim: int = setting(4, "Games whose generator features have a mean (relu; the quadratic family with "
+                             "leaky_relu, sigmoid, softplus) train steps·max(1, d/steps_dim) steps, lr_decay "
+                             "stretched alike (docs/DESIGN.md §5); 0 = never.", minimum=0)
+    lr_gen: float = setting(1.0, "Generator step size (initial value under inverse_time decay); under lr_scale "
+                            "curvature η_W = lr_gen / h, h the game's curvature bound.", exclusive_minimum=0)
+    lr_disc: float = setting(1.0, "Discriminator step size η_V (initial value under inverse_time decay); "
+                             "η_V·λ = 1 makes V jump to the best response of the last batch.", exclusive_minimum=0)
+    lr_scale: str = setting("curvature", "curvature (η_W = lr_gen / h, h = ḡ²(1 + 4λ_max(E uuᵀ))(1 + √(d/B))² "
+                            "from the game's own sample, docs/DESIGN.md §5) or none (η_W = lr_gen).",
+                            choices=LR_SCALES)
+    lr_schedule: str = setting("inverse_time", "Step-size schedule, constant or inverse_time "
+                               "(η_t = η_0 / (1 + t/lr_decay)).", choices=LR_SCHEDULES)
+    lr_decay: float = setting(500.0, "t0 of the inverse_time schedule.", exclusive_minimum=0)
+    averaging: str = setting("tail", "none (the last iterate) or tail (Polyak average of Σ_t = W_t W_tᵀ over "
+                             "the tail of training).", choices=AVERAGING)
+    average_from: float = setting(0.5, "Fraction of the steps after which the tail average starts.",
+                                  minimum=0, exclusive_maximum=1)
+    penalty: float = setting(1.0, "λ of the discriminator's ℓ2 penalty (λ/2)‖V‖².", exclusive_minimum=0)
+    gen_batch: int = setting(256, "Latent draws per generator step (its noise stays far below the data's: "
+                             "DESIGN §5).", minimum=1)
+    latent_stats: bool = setting(True, "For games linear in x (truncated discriminator, injective φ): draw the "
+                                 "sufficient statistics x̄ and XXᵀ/B directly (exact in distribution, O(d³) a "
+                                 "step) instead of B latent vectors.")
+    data_batch: int = setting(0, "Real-data minibatch per step; 0 = the full sample (exact data side).",
+                              minimum=0)
+    init_scale: float = setting(0.5, "W_0 = init_scale · G/√d, G standard normal.", exclusive_minimum=0)
+    checkpoints: int = setting(16, "Log-spaced steps at which metrics are recorded.", minimum=1)
+    tv_samples: int = setting(20000, "Monte Carlo draws of the TV estimator.", minimum=2)
+    device: str = setting("auto", "auto (cuda when available, else cpu), cpu or cuda.",
+                          choices=("auto", "cpu", "cuda"))
+    dtype: str = setting("float64", "Floating-point precision of training.", choices=("float64", "float32"))
+    diverge_threshold: float = setting(1e6, "A game whose generator entries exceed this (or turn NaN/inf) is "
+                                       "marked diverged.", exclusive_minimum=0)
+    mlp_hidden: int = setting(32, "Hidden width of the mlp discriminator (one leaky-ReLU layer).", minimum=1)
+    mlp_loss: str = setting("nonsaturating", "GAN loss of the mlp discriminator, nonsaturating (Goodfellow) or "
+                            "wgan_gp (Gulrajani).", choices=MLP_LOSSES)
+    mlp_gp_weight: float = setting(10.0, "Weight γ of the WGAN-GP gradient penalty (mlp_loss = wgan_gp only).",
+                                   exclusive_minimum=0)
     # Settings of single dynamics (dynamics.py; ttur's time scale τ is lr_decay, see dynamics.ttur).
-    co_gamma: float = CO_GAMMA  # co: weight γ of ‖ξ‖² (GDA on U ± (γ/2)‖ξ‖², ξ = (∇_W U, −∇_V U))
-    pm_gamma: float = PM_GAMMA  # pm: full step as a multiple of the prediction step (γη_W, γη_V); 1 = eg
+    co_gamma: float = setting(CO_GAMMA, "Consensus optimization (co): weight γ of ‖ξ‖² (GDA on U ± (γ/2)‖ξ‖², "
+                              "ξ = (∇_W U, −∇_V U)).", exclusive_minimum=0)
+    pm_gamma: float = setting(PM_GAMMA, "Predictive method (pm): full step as a multiple of the prediction step "
+                              "(γη_W, γη_V); 1 = eg.", exclusive_minimum=0)
 
     @classmethod
     def from_sources(cls, yaml_path: str | Path | None = None, **overrides) -> "TrainConfig":
@@ -70,70 +103,10 @@ class TrainConfig:
                 raise ConfigError(f"config: {yaml_path} must hold a mapping of settings")
             values.update(loaded)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"{unknown[0]}: unknown setting (known: {', '.join(sorted(known))})")
-        config = cls(**values)
-        config.validate()
-        return config
+        return build(cls, values)
 
-    def validate(self) -> None:
-        """Check types and ranges; raise ConfigError naming the first bad setting."""
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.type == "float":
-                value = _number(f.name, value)
-                setattr(self, f.name, float(value))
-            elif f.type == "int":
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise ConfigError(f"{f.name}: expected an integer, got {value!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"activation: unknown {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
-        if self.dim < 1:
-            raise ConfigError(f"dim: must be >= 1, got {self.dim}")
-        if not self.samples:
-            raise ConfigError("samples: give at least one sample size")
-        for n in self.samples:
-            if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-                raise ConfigError(f"samples: every sample size must be an integer >= 2, got {n!r}")
-        if len(set(self.samples)) != len(self.samples):
-            raise ConfigError(f"samples: sizes must be distinct, got {self.samples}")
-        if self.kappa < 1:
-            raise ConfigError(f"kappa: must be >= 1, got {self.kappa}")
-        _choices("discriminators", self.discriminators, DISCRIMINATORS)
-        _choices("dynamics", self.dynamics, tuple(DYNAMICS_REGISTRY))
-        _choices("lr_schedule", [self.lr_schedule], LR_SCHEDULES)
-        _choices("lr_scale", [self.lr_scale], LR_SCALES)
-        _choices("averaging", [self.averaging], AVERAGING)
-        _choices("device", [self.device], ("auto", "cpu", "cuda"))
-        _choices("dtype", [self.dtype], ("float64", "float32"))
-        if self.steps_dim < 0:
-            raise ConfigError(f"steps_dim: must be >= 0 (0 = never stretch), got {self.steps_dim}")
-        for name in ("steps", "gen_batch", "checkpoints", "tv_samples"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name}: must be >= 1, got {getattr(self, name)}")
-        if self.tv_samples < 2:
-            raise ConfigError(f"tv_samples: must be >= 2, got {self.tv_samples}")
-        if not isinstance(self.latent_stats, bool):
-            raise ConfigError(f"latent_stats: expected true or false, got {self.latent_stats!r}")
-        if self.data_batch < 0:
-            raise ConfigError(f"data_batch: must be >= 0 (0 = full sample), got {self.data_batch}")
-        for name in ("lr_gen", "lr_disc", "penalty", "lr_decay", "init_scale", "diverge_threshold"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name}: must be > 0, got {getattr(self, name)}")
-        if not 0.0 <= self.average_from < 1.0:
-            raise ConfigError(f"average_from: must be in [0, 1), got {self.average_from}")
-        if not 0.0 < self.leaky_slope < 1.0:
-            raise ConfigError(f"leaky_slope: must be in (0, 1), got {self.leaky_slope}")
-        for name in ("co_gamma", "pm_gamma"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name}: must be > 0, got {getattr(self, name)}")
-        _choices("mlp_loss", [self.mlp_loss], MLP_LOSSES)
-        if self.mlp_hidden < 1:
-            raise ConfigError(f"mlp_hidden: must be >= 1, got {self.mlp_hidden}")
-        if not self.mlp_gp_weight > 0:
-            raise ConfigError(f"mlp_gp_weight: must be > 0, got {self.mlp_gp_weight}")
+    def check(self) -> None:
+        """Rules across settings (each field's own limits are checked by settings.build)."""
         if "mlp" in self.discriminators:
             # The mlp sees samples, not moments: a per-step real minibatch of fixed size is needed.
             if self.data_batch == 0:
@@ -144,25 +117,3 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-def _number(name: str, value) -> float:
-    # YAML 1.1 reads "1e-3" (no dot) as a string; accept it, reject anything non-numeric.
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            raise ConfigError(f"{name}: expected a finite number, got {value!r}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{name}: expected a finite number, got {value!r}")
-    return value
-
-
-def _choices(name: str, values: list[str], allowed: tuple[str, ...]) -> None:
-    if not values:
-        raise ConfigError(f"{name}: give at least one of {', '.join(allowed)}")
-    for value in values:
-        if value not in allowed:
-            raise ConfigError(f"{name}: unknown {value!r}; choose one of {', '.join(allowed)}")
-    if len(set(values)) != len(values):
-        raise ConfigError(f"{name}: repeated entries in {values}")

@@ -29,12 +29,11 @@ from typing import Callable, Protocol, Union
 
 import torch
 
+from .choices import CO_GAMMA, PM_GAMMA
+
 Params = list[torch.Tensor]
 Scale = Union[float, torch.Tensor]  # a python number, or one value per game ([R])
 
-# Defaults of the rules' own settings; TrainConfig uses the same numbers.
-CO_GAMMA = 0.1
-PM_GAMMA = 0.5
 TTUR_DECAY = 500.0
 
 

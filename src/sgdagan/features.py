@@ -34,9 +34,8 @@ import numpy as np
 import torch
 
 from .activations import Activation
+from .choices import DISCRIMINATORS, MLP_LOSSES
 
-DISCRIMINATORS = ("linear", "quadratic", "truncated", "mlp")
-MLP_LOSSES = ("nonsaturating", "wgan_gp")
 _SLOPE_CHUNK_ROWS = 65536  # rows of real data per chunk of `MomentDiscriminator._mean_slope_sq`
 _ALIGN_BYTES = 64  # the mlp pads its widths to multiples of this many bytes (see MLPDiscriminator.logits)
 

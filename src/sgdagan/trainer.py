@@ -37,6 +37,7 @@ from .dynamics import get_dynamics
 from .estimators import moment_inversion, wds
 from .features import Discriminator, LatentMoments, game_matmul, make_discriminator
 from .provenance import atomic_path, git_revision
+from .tables import MEASURES, method_name
 from .targets import sample_target, target_weights
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,6 @@ RNG_BLOCK = 16
 # draw to 24 bits is far below the Monte Carlo error of a latent batch.
 LATENT_DTYPE = torch.float32
 
-METRIC_COLUMNS = ["tv", "tv_se", "frob_rel", "frob_white", "frob_abs", "tv_sign_lb"]
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class GameSpec:
 
     @property
     def method(self) -> str:
-        return f"{self.dynamics}/{self.discriminator}"
+        return method_name(self.dynamics, self.discriminator)
 
 
 def game_seed(seed: int, n: int, method: str) -> int:
@@ -286,7 +286,7 @@ def measure(sigma: torch.Tensor, sigma_star: torch.Tensor, seeds: Sequence[int],
     """Metrics per game (NaN for a non-finite Σ). TV draws are keyed by each game's seed, so all
     methods and sample sizes of a seed share them (common random numbers)."""
     games = sigma.shape[0]
-    out = {name: np.full(games, np.nan) for name in METRIC_COLUMNS}
+    out = {name: np.full(games, np.nan) for name in MEASURES}
     finite = torch.isfinite(sigma).flatten(1).all(dim=1).cpu().numpy()
     seeds = np.asarray(seeds)
     for seed in np.unique(seeds):
@@ -310,7 +310,7 @@ def _rows(specs, step, final, values, status, wall_s, config) -> list[dict]:
             "activation": config.activation, "dim": config.dim, "seed": spec.seed, "kappa": config.kappa,
             "n": spec.n, "method": spec.method, "discriminator": spec.discriminator,
             "dynamics": spec.dynamics, "step": step, "final": final,
-            **{name: float(values[name][g]) for name in METRIC_COLUMNS},
+            **{name: float(values[name][g]) for name in MEASURES},
             "wall_s": wall_s, "status": str(status[g]),
         }
         for g, spec in enumerate(specs)

@@ -2,135 +2,29 @@
 # (Functions only: the rules live in the other .smk files.)
 
 import os
-import re
 
 import yaml
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
-from sgdagan.analysis import sample_grid
+from sgdagan.pipeline_config import load as load_pipeline_config
 from sgdagan.resources import train_resources
-
-SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
+from sgdagan.settings import ConfigError, to_plain
 
 
 # -- config loading ------------------------------------------------------------------------------
 
-_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
-_INT = re.compile(r"^[-+]?\d+$")
-_BOOL = {"true": True, "false": False}
 
-
-def load_schema(schema_path=SCHEMA):
-    with open(schema_path) as fh:
-        return yaml.safe_load(fh)
-
-
-def ordered_config(cfg, schema=None):
-    """A plain copy of the config with keys in the schema's order (for reports/config.yaml)."""
-    schema = load_schema() if schema is None else schema
-    if isinstance(cfg, dict):
-        props = schema.get("properties", {})
-        keys = [k for k in props if k in cfg] + [k for k in cfg if k not in props]
-        return {k: ordered_config(cfg[k], props.get(k, {})) for k in keys}
-    if isinstance(cfg, list):
-        return [ordered_config(v, schema.get("items", {})) for v in cfg]
-    return cfg
-
-
-def coerce_config_strings(cfg, schema_path=SCHEMA):
-    """Turn strings into the integer, number or boolean the schema wants there, in place.
-
-    Two sources write them: YAML 1.1 (PyYAML, which Snakemake uses) reads 1e-3 without a dot as a
-    string (the package's own config loader accepts it too), and `--config 'dims=[2]'` or
-    `--config 'train={steps: 10}'` passes nested values as strings. Anything else is left for
-    validate to reject.
-    """
-    schema = load_schema(schema_path)
-
-    def coerce(text, sub):
-        kinds = sub.get("type")
-        kinds = kinds if isinstance(kinds, list) else [kinds]
-        text = text.strip()
-        if "integer" in kinds and _INT.match(text):
-            return int(text)
-        if "number" in kinds and _FLOAT.match(text):
-            return float(text)
-        if "boolean" in kinds and text.lower() in _BOOL:
-            return _BOOL[text.lower()]
-        return None
-
-    def walk(value, sub):
-        if isinstance(value, dict) and "properties" in sub:
-            for key, item in value.items():
-                if key in sub["properties"]:
-                    value[key] = walk(item, sub["properties"][key])
-        elif isinstance(value, list) and "items" in sub:
-            return [walk(item, sub["items"]) for item in value]
-        elif isinstance(value, str):
-            coerced = coerce(value, sub)
-            return value if coerced is None else coerced
-        return value
-
-    walk(cfg, schema)
-
-
-def validate_config(cfg, schema_path):
-    """Snakemake's validate (fills defaults), with the first error as one line naming the key."""
-    import jsonschema
-
+def load_config(cfg):
+    """The validated config (sgdagan.pipeline_config.PipelineConfig); `cfg`, Snakemake's merged
+    config, is rewritten in place to its plain form: every default filled, in declaration order,
+    strings such as 1e-3 or --config 'dims=[2]''s items read as the numbers their keys take."""
     try:
-        validate(cfg, schema_path)
-    except WorkflowError as err:
-        cause = err.__context__
-        if not isinstance(cause, jsonschema.ValidationError):
-            raise
-        key = "".join(
-            f"[{part}]" if isinstance(part, int) else f".{part}"
-            for part in cause.absolute_path
-        ).lstrip(".")
-        if cause.validator == "additionalProperties":
-            extra = sorted(set(cause.instance) - set(cause.schema.get("properties", {})))
-            key = ".".join(filter(None, [key, extra[0] if extra else ""]))
-            message = "unknown key; allowed: " + ", ".join(cause.schema.get("properties", {}))
-        else:
-            message = cause.message
-        raise WorkflowError(
-            f"Invalid config key {key or '(top level)'}: {message} "
-            "(see workflow/schemas/config.schema.yaml)"
-        ) from None
-
-
-# -- config checks that a JSON schema cannot express ------------------------------------------
-
-
-def check_config(cfg):
-    """Raise a WorkflowError naming the key for cross-field mistakes in the validated config."""
-    samples = cfg["samples"]
-    if not samples["tv_min"] < samples["tv_max"]:
-        raise WorkflowError(
-            f"config key samples.tv_min ({samples['tv_min']}) must be below "
-            f"samples.tv_max ({samples['tv_max']})"
-        )
-    headline = cfg["report"]["headline_method"]
-    if headline is not None and headline not in trained_methods(cfg):
-        raise WorkflowError(
-            f"config key report.headline_method: {headline!r} is not trained; "
-            f"choose one of {', '.join(trained_methods(cfg))}"
-        )
-
-
-def trained_methods(cfg):
-    """Method names the training jobs produce besides the yardstick: '{dynamics}/{discriminator}'."""
-    return [
-        f"{dyn}/{disc}"
-        for dyn in cfg["train"]["dynamics"]
-        for disc in cfg["train"]["discriminators"]
-    ]
-
-
-def headline_method(cfg):
-    return cfg["report"]["headline_method"] or trained_methods(cfg)[0]
+        settings = load_pipeline_config(cfg)
+    except ConfigError as err:
+        raise WorkflowError(f"Invalid config key {err} (see workflow/schemas/config.schema.yaml)") from None
+    cfg.clear()
+    cfg.update(to_plain(settings))
+    return settings
 
 
 # -- the training fan-out -----------------------------------------------------------------------
@@ -145,16 +39,7 @@ def train_job_resources(wildcards):
 
 def samples_for(dim):
     """The sample sizes trained at dimension `dim` (see config key samples)."""
-    s = config["samples"]
-    return sample_grid(
-        int(dim),
-        tv_max=s["tv_max"],
-        tv_min=s["tv_min"],
-        points=s["points"],
-        tv_constant=s["tv_constant"],
-        n_min=s["n_min"],
-        fixed=s["fixed"],
-    )
+    return SETTINGS.samples.grid(int(dim))
 
 
 def train_cells(pattern):
@@ -215,7 +100,7 @@ def notebook_parameters(wildcards, output):
         "tables_dir": "reports/tables",
         "figures_dir": output.figures,
         "yardstick": config["analysis"]["yardstick"],
-        "headline_method": headline_method(config),
+        "headline_method": SETTINGS.headline_method(),
     }
     if wildcards.notebook == "ablations":
         params["experiments"] = ",".join(enabled_ablations(config))
@@ -241,7 +126,7 @@ def sweep_groups(experiment):
     if experiment == "dynamics":
         groups = {}
         for method in a["methods"]:
-            grid = {"lr_gen": a["lr_gen"], "lr_disc": a["lr_disc"], **a["method_grids"].get(method, {})}
+            grid = SETTINGS.ablations.dynamics.step_size_grid(method)
             groups[method] = {
                 f"{method} lr_gen={g:g} lr_disc={d:g}": {"dynamics": [method], "lr_gen": g, "lr_disc": d}
                 for g in grid["lr_gen"]

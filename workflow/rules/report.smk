@@ -40,10 +40,10 @@ rule report_readme:
         config="reports/config.yaml",
         provenance="reports/provenance.json",
     params:
-        config=ordered_config(config),
+        config=config,
         notebooks=NOTEBOOKS,
-        headline_method=headline_method(config),
-        trained_methods=trained_methods(config),
+        headline_method=SETTINGS.headline_method(),
+        trained_methods=SETTINGS.trained_methods(),
         main_figure=MAIN_FIGURE,
     log:
         "logs/report_readme.log",

@@ -1,0 +1,352 @@
+"""The pipeline's configuration (config.yaml, config/*.yaml, `--config`): its one declaration.
+
+Every key is a dataclass field with its description, limits and default (settings.setting);
+the train section is TrainConfig. From these come the validation the Snakefile runs when it loads
+the config, workflow/schemas/config.schema.yaml and the default config.yaml:
+
+    python -m sgdagan.pipeline_config      # rewrites both (tests/test_pipeline.py checks they are current)
+
+No Snakemake here: the rules call these functions.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .choices import ACTIVATIONS, BILINEAR_METHODS, DYNAMICS, YARDSTICK
+from .config import TrainConfig
+from .tables import method_name
+from .settings import ConfigError, build, check_as, commented_yaml, json_schema, section, setting
+
+SCHEMA_PATH = Path("workflow/schemas/config.schema.yaml")
+DEFAULT_CONFIG_PATH = Path("config.yaml")
+
+
+# -- the sample grids ------------------------------------------------------------------------------
+
+
+def round_sig(x: float, digits: int = 2) -> int:
+    """Round a positive number to `digits` significant digits, as an int (1234 -> 1200)."""
+    if x <= 0:
+        raise ValueError(f"round_sig: expected a positive number, got {x}")
+    exponent = math.floor(math.log10(x)) - digits + 1
+    return int(round(x / 10.0**exponent) * 10**exponent) if exponent > 0 else int(round(x))
+
+
+@dataclass
+class Samples:
+    """The sample sizes n trained at each dimension d, all in the same job. By default a log-spaced
+    grid on which the yardstick's expected TV, tv_constant·√(d(d+1)/n), runs from tv_max down to
+    tv_min: n = tv_constant²·d(d+1)/TV², rounded to two significant digits."""
+
+    tv_max: float = setting(0.4, "Expected yardstick TV at the smallest n of each grid.", exclusive_minimum=0,
+                            maximum=1)
+    tv_min: float = setting(0.03, "Expected yardstick TV at the largest n of each grid (below tv_max).",
+                            exclusive_minimum=0, maximum=1)
+    points: int = setting(8, "Sample sizes per grid, log-spaced in n (fewer if rounding merges some).",
+                          minimum=2)
+    tv_constant: float = setting(0.3, "c in TV ≈ c·√(d(d+1)/n) for the moment-inversion yardstick; measured "
+                                 "≈ 0.26 (injective φ) and ≈ 0.42 (relu) (reports/tables/reference.csv).",
+                                 exclusive_minimum=0)
+    n_min: int = setting(10, "Smallest sample size allowed in a grid.", minimum=2)
+    fixed: list[int] = setting([], "If non-empty, these sample sizes are used at every d instead of the formula.",
+                               minimum=2)
+
+    def check(self) -> None:
+        if not self.tv_min < self.tv_max:
+            raise ConfigError(f"tv_min: must be below tv_max ({self.tv_max}), got {self.tv_min}")
+
+    def grid(self, dim: int) -> list[int]:
+        """The sample sizes of dimension `dim`, sorted."""
+        if self.fixed:
+            return sorted(self.fixed)
+        tvs = np.geomspace(self.tv_max, self.tv_min, self.points)
+        raw = self.tv_constant**2 * dim * (dim + 1) / tvs**2
+        return sorted({max(self.n_min, round_sig(float(n))) for n in raw})
+
+
+# -- the ablations -----------------------------------------------------------------------------------
+
+
+def _activations(default):
+    return setting(default, "Activations, one sweep job each.", choices=ACTIVATIONS, min_items=1)
+
+
+def _dims(default):
+    return setting(default, "Dimensions d, one sweep job each.", minimum=1, min_items=1)
+
+
+def _seeds(default):
+    return setting(default, "Seeds (runs), trained together in each job; medians are over seeds.", minimum=0,
+                   min_items=1)
+
+
+def _samples(default):
+    return setting(default, "Sample sizes n, trained together in each job.", minimum=2, min_items=1)
+
+
+def _train(default):
+    return setting(default, "Settings (keys of the train section) on top of the train section, for every "
+                   "variant of this experiment.")
+
+
+_ENABLED = "Run this experiment (its jobs, tables and report section)."
+
+
+@dataclass
+class DiscriminatorsAblation:
+    """Discriminator families (linear, quadratic, truncated, mlp): TV against training step and final
+    TV at a fixed d and n (tables discriminators.csv, discriminators_steps.csv)."""
+
+    enabled: bool = setting(True, _ENABLED)
+    activations: list[str] = _activations(["relu", "tanh"])
+    dims: list[int] = _dims([8])
+    seeds: list[int] = _seeds([0, 1, 2])
+    samples: list[int] = _samples([20000])
+    train: dict = _train({"steps": 1500, "checkpoints": 16})
+    families: dict[str, dict] = setting(
+        {"linear": {"discriminators": ["linear"]}, "quadratic": {"discriminators": ["quadratic"]},
+         "truncated": {"discriminators": ["truncated"]},
+         "mlp": {"discriminators": ["mlp"], "data_batch": 256, "lr_gen": 0.05, "lr_disc": 0.2,
+                 "lr_schedule": "constant", "averaging": "none"}},
+        "Variant name → settings of that family (at least `discriminators`; the mlp needs real minibatches, "
+        "data_batch > 0, and step sizes of its own; mlp_loss wgan_gp for WGAN-GP).", min_properties=1)
+
+
+@dataclass
+class DynamicsAblation:
+    """Game dynamics on the GAN problem: steps to reach TV ≤ target_tv and final TV per method and
+    step-size setting; one sweep job per method (tables dynamics.csv, dynamics_steps.csv)."""
+
+    enabled: bool = setting(True, _ENABLED)
+    activations: list[str] = _activations(["relu"])
+    dims: list[int] = _dims([4])
+    seeds: list[int] = _seeds([0, 1, 2])
+    samples: list[int] = _samples([10000])
+    train: dict = _train({"steps": 1500, "checkpoints": 24, "averaging": "none"})
+    target_tv: float = setting(0.1, "TV threshold of the steps-to-target measure (first checkpoint at or below "
+                               "it).", exclusive_minimum=0, exclusive_maximum=1)
+    methods: list[str] = setting(["sgda", "alt", "ttur", "omd", "eg", "pm", "co", "bilevel"],
+                                 "Dynamics compared, each over the step-size grid.", choices=DYNAMICS,
+                                 min_items=1)
+    lr_gen: list[float] = setting([0.3, 1.0], "Grid of lr_gen (η_W·h, every method).", exclusive_minimum=0,
+                                  min_items=1)
+    lr_disc: list[float] = setting([0.3, 1.0], "Grid of discriminator step sizes η_V (every method unless "
+                                   "method_grids says otherwise).", exclusive_minimum=0, min_items=1)
+    method_grids: dict[str, dict[str, list[float]]] = setting(
+        {"omd": {"lr_disc": [0.3, 0.6]}}, "Method → {lr_gen, lr_disc} grids replacing the shared ones for that "
+        "method (OGDA needs η_V·λ < 2/3 on the discriminator's concave part).")
+
+    def check(self) -> None:
+        for method, grid in self.method_grids.items():
+            check_as(DynamicsAblation, "methods", [method], f"method_grids.{method}")
+            for key, values in grid.items():
+                if key not in ("lr_gen", "lr_disc"):
+                    raise ConfigError(f"method_grids.{method}.{key}: unknown setting; allowed: lr_gen, lr_disc")
+                grid[key] = check_as(DynamicsAblation, key, values, f"method_grids.{method}.{key}")
+
+    def step_size_grid(self, method: str) -> dict[str, list[float]]:
+        """{lr_gen, lr_disc}: the grids `method` is trained over."""
+        return {"lr_gen": self.lr_gen, "lr_disc": self.lr_disc, **self.method_grids.get(method, {})}
+
+
+@dataclass
+class BilinearAblation:
+    """The bilinear game U = θᵀCω: measured convergence of each method over a grid of η (and γ)
+    against the exact spectral radius and the closed-form boundaries (tables bilinear.csv,
+    bilinear_boundaries.csv)."""
+
+    enabled: bool = setting(True, _ENABLED)
+    methods: list[str] = setting(list(BILINEAR_METHODS), "Methods on the bilinear game (bilevel has no meaning "
+                                 "there).", choices=BILINEAR_METHODS, min_items=1)
+    singular_values: list[float] = setting([1.0, 0.7, 0.4], "Singular values of C (square, random singular "
+                                           "vectors from seed; σ_max = 1, so η·σ_max = η).", exclusive_minimum=0,
+                                           min_items=1, unique=False)
+    etas: list[float] = setting([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 0.95, 1.05, 1.2, 1.5],
+                                "Step sizes η (one for both players).", exclusive_minimum=0, min_items=1)
+    gammas: list[float] = setting([0.5, 1.0], "γ of co (weight of ‖ξ‖²) and pm (full step / prediction step).",
+                                  exclusive_minimum=0, min_items=1)
+    steps: int = setting(2000, "Steps per run.", minimum=2)
+    seed: int = setting(0, "Seed of C's singular vectors and of the start z_0.", minimum=0)
+
+
+@dataclass
+class PriorWorkAblation:
+    """Lei et al.'s setting: ‖Σ − Σ*‖_F of SGDA (their quadratic discriminator and ours) and the
+    yardstick against n (tables prior_work.csv, prior_work_steps.csv)."""
+
+    enabled: bool = setting(True, _ENABLED)
+    activations: list[str] = _activations(["tanh", "leaky_relu"])
+    dims: list[int] = _dims([3, 5, 7])
+    seeds: list[int] = setting([0, 1, 2, 3, 4], "Seeds (runs), trained together in each job; medians are over "
+                               "seeds (Lei et al.: 20 runs, as config/cluster.yaml).", minimum=0, min_items=1)
+    samples: list[int] = _samples([500, 1000, 2000, 5000, 10000])
+    train: dict = _train({"discriminators": ["quadratic", "truncated"]})
+
+
+@dataclass
+class ConditionAblation:
+    """TV of SGDA and the yardstick against the condition number κ of Σ*, as Wu et al. swept it
+    (tables condition.csv, condition_steps.csv)."""
+
+    enabled: bool = setting(True, _ENABLED)
+    activations: list[str] = _activations(["relu", "tanh"])
+    dims: list[int] = _dims([5])
+    seeds: list[int] = _seeds([0, 1, 2, 3, 4])
+    samples: list[int] = _samples([2000, 20000])
+    train: dict = _train({})
+    kappas: list[float] = setting([1.0, 2.0, 5.0, 10.0, 25.0], "Condition numbers κ ≥ 1, one variant each.",
+                                  minimum=1, min_items=1)
+
+
+@dataclass
+class Ablations:
+    """The related papers' experiments, each its own rule fan-out (rule sweep: one job per
+    experiment, variant group, activation and dim, every variant × seed × n of it batched; rule
+    ablation_tables; rule bilinear) and section of reports/ablations.html. The default runs reduced
+    versions (minutes); config/cluster.yaml runs them in full."""
+
+    discriminators: DiscriminatorsAblation = section(DiscriminatorsAblation)
+    dynamics: DynamicsAblation = section(DynamicsAblation)
+    bilinear: BilinearAblation = section(BilinearAblation)
+    prior_work: PriorWorkAblation = section(PriorWorkAblation)
+    condition: ConditionAblation = section(ConditionAblation)
+
+
+# -- analysis, report, resources ---------------------------------------------------------------------
+
+
+@dataclass
+class Analysis:
+    """Settings of the sample-complexity analysis (rule analyze)."""
+
+    epsilons: list[float] = setting([0.2, 0.14, 0.1, 0.07, 0.05], "TV targets ε at which n_ε (the n where the "
+                                    "median TV over seeds crosses ε) is computed and the exponents are fitted; "
+                                    "keep them inside the range the sample grids span.", exclusive_minimum=0,
+                                    exclusive_maximum=1, min_items=2)
+    yardstick: str = setting(YARDSTICK, "The no-GAN estimator every trained method is compared with.")
+    bootstrap: int = setting(1000, "Bootstrap draws over seeds for every confidence interval; 0 = no "
+                             "intervals.", minimum=0)
+    bootstrap_seed: int = setting(0, "Seed of the bootstrap draws (fixed: identical tables run to run).",
+                                  minimum=0)
+    ci_level: float = setting(0.95, "Confidence level of the bootstrap percentile intervals.",
+                              exclusive_minimum=0, exclusive_maximum=1)
+
+
+@dataclass
+class Report:
+    """Settings of the notebooks and reports/README.md."""
+
+    headline_method: str | None = setting(None, "Method shown in the headline figures and tables; null = the "
+                                          "first dynamics with the first discriminator, e.g. sgda/truncated.")
+    title: str = setting("Sample complexity of SGDA-trained one-layer GANs", "Title of reports/README.md.")
+
+
+@dataclass
+class ResourceOverride:
+    """Larger requests for some cells."""
+
+    activations: list[str] | None = setting(None, "Activations this entry applies to (absent: every "
+                                            "activation).", choices=ACTIVATIONS, optional=True)
+    dims: list[int] | None = setting(None, "Dimensions this entry applies to (absent: every d).", minimum=1,
+                                     optional=True)
+    mem_mb: int | None = setting(None, "Memory request of these jobs in MB.", minimum=100, optional=True)
+    runtime: int | None = setting(None, "Wall-time request of these jobs in minutes.", minimum=1, optional=True)
+
+
+@dataclass
+class TrainResources:
+    """Resources of one training job (one activation × dim × seed cell)."""
+
+    threads: int = setting(1, "CPU threads of one job (torch intra-op threads).", minimum=1)
+    mem_mb: int = setting(2000, "Memory request of one job in MB.", minimum=100)
+    runtime: int = setting(30, "Wall-time request of one job in minutes.", minimum=1)
+    overrides: list[ResourceOverride] = setting([], "Larger requests for some cells "
+                                                "(sgdagan.resources.train_resources): the first entry whose "
+                                                "activations and dims contain a job's cell sets the mem_mb and "
+                                                "runtime it names.", unique=False)
+
+
+@dataclass
+class Resources:
+    """Per-job resources of the training rule (used by local and cluster executors alike)."""
+
+    train: TrainResources = section(TrainResources)
+
+
+# -- the whole config --------------------------------------------------------------------------------
+
+
+@dataclass
+class PipelineConfig:
+    """Configuration of the sample-complexity pipeline: the default experiment is config.yaml,
+    `snakemake --cores all` (about 10 minutes on 2 CPU cores); presets in config/ override its keys
+    (`--configfile config/cluster.yaml`). The fan-out axes are the top-level lists activations,
+    dims and seeds: one training job per (activation, dim, seed). This file is generated from
+    src/sgdagan/pipeline_config.py (python -m sgdagan.pipeline_config)."""
+
+    activations: list[str] = setting(
+        ["relu", "tanh"], "Activations φ of the generator φ(Wx) and target φ(W*x), one training job each. tanh "
+        "stands for every injective φ: the truncated discriminator sees u = φ⁻¹(y) = W*x, so leaky_relu, "
+        "sigmoid, softplus and identity (the Gaussian control) give tanh's numbers to rounding (the cluster "
+        "preset runs them all).", choices=ACTIVATIONS, min_items=1)
+    dims: list[int] = setting(
+        [4, 8, 16, 32], "Dimensions d (of x and y, W is d×d), one training job each. d = 2 is left out of the "
+        "default: its grid sits at n ≈ 10–600, where n_ε is noisy and d(d+1) is not yet ≈ d².", minimum=1,
+        min_items=1)
+    seeds: list[int] = setting(
+        list(range(10)), "Seeds, one training job each. A seed fixes the target W*, the sample and every game's "
+        "random stream; medians and bootstrap intervals are over seeds.", minimum=0, min_items=1)
+    samples: Samples = section(Samples)
+    train: TrainConfig = setting(TrainConfig(), "Training settings, passed through as the --config YAML of "
+                                 "`python -m sgdagan train` (the fields of sgdagan.config.TrainConfig other than "
+                                 "activation, dim, seed and samples).")
+    ablations: Ablations = section(Ablations)
+    analysis: Analysis = section(Analysis)
+    report: Report = section(Report)
+    resources: Resources = section(Resources)
+
+    def check(self) -> None:
+        headline = self.report.headline_method
+        if headline is not None and headline not in self.trained_methods():
+            raise ConfigError(f"report.headline_method: {headline!r} is not trained; "
+                              f"choose one of {', '.join(self.trained_methods())}")
+
+    def trained_methods(self) -> list[str]:
+        """Methods the training jobs produce besides the estimators: '{dynamics}/{discriminator}'."""
+        return [method_name(dyn, disc) for dyn in self.train.dynamics for disc in self.train.discriminators]
+
+    def headline_method(self) -> str:
+        return self.report.headline_method or self.trained_methods()[0]
+
+
+def load(values: dict) -> PipelineConfig:
+    """The validated config from Snakemake's merged config dict; ConfigError names the first bad key."""
+    return build(PipelineConfig, values)
+
+
+def schema_text() -> str:
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **json_schema(PipelineConfig)}
+    header = "# Generated from src/sgdagan/pipeline_config.py by `python -m sgdagan.pipeline_config`; do not edit.\n"
+    return header + yaml.safe_dump(schema, sort_keys=False, allow_unicode=True, width=100, default_flow_style=None)
+
+
+def default_config_text() -> str:
+    return commented_yaml(PipelineConfig())
+
+
+def main(root: Path = Path(".")) -> int:
+    for path, text in ((SCHEMA_PATH, schema_text()), (DEFAULT_CONFIG_PATH, default_config_text())):
+        (root / path).write_text(text)
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
