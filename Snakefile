@@ -20,7 +20,7 @@ include: "workflow/rules/common.smk"
 
 
 SETTINGS = load_config(config)
-register_ablations(config)
+NOTEBOOKS = experiments.notebooks(config)
 
 
 report: "workflow/report/workflow.rst"
@@ -56,6 +56,5 @@ include: "workflow/rules/report.smk"
 
 rule all:
     input:
-        "reports/README.md",
-        expand("reports/{notebook}.html", notebook=NOTEBOOKS),
+        experiments.final_outputs(config),
     default_target: True

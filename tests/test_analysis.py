@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 
 from sgdagan import analysis as A
-from sgdagan.pipeline_config import Samples, round_sig
+from sgdagan.markdown import markdown_table, round_sig, with_ci
+from sgdagan.pipeline_config import Samples
+from sgdagan.provenance import fold_provenance
 from sgdagan.settings import ConfigError, build
 
 DIMS = [2, 4, 8, 16, 32]
@@ -283,24 +285,28 @@ def test_csv_output_is_byte_stable():
 
 def test_markdown_helpers():
     t = pd.DataFrame({"a": ["x"], "n": [12000], "v": [0.123456], "w": [np.nan], "v_lo": [0.1], "v_hi": [0.2]})
-    md = A.markdown_table(t[["a", "n", "v", "w"]])
+    md = markdown_table(t[["a", "n", "v", "w"]])
     assert md.splitlines()[0] == "| a | n | v | w |"
     assert md.splitlines()[2] == "| x | 12000 | 0.123 | – |"
-    assert A.with_ci(t, "v").iloc[0] == "0.123 [0.1, 0.2]"
-    big = A.markdown_table(pd.DataFrame({"n": [40425.3, 1930.2, -12345.0]}))
+    assert with_ci(t, "v").iloc[0] == "0.123 [0.1, 0.2]"
+    big = markdown_table(pd.DataFrame({"n": [40425.3, 1930.2, -12345.0]}))
     assert big.splitlines()[2:] == ["| 40400 |", "| 1930 |", "| -12300 |"]
 
 
-def test_summarize_provenance():
+def test_fold_provenance():
     recs = [{"versions": {"torch": "2"}, "device": "cpu", "start": 1, "config": {}},
             {"versions": {"torch": "2"}, "device": "cuda", "start": 2, "config": {}}]
     bench = pd.DataFrame({"s": [1.0, 3.0], "max_rss": [100.0, "-"]})
-    s = A.summarize_provenance(recs, bench)
+    s = fold_provenance(recs, bench, games_wall_s=5)
     assert s["jobs"] == 2
     assert s["fields"]["device"] == ["cpu", "cuda"] and s["fields"]["versions"] == [{"torch": "2"}]
     assert "start" not in s["fields"]
     assert s["job_wall_s"] == {"total": 4.0, "min": 1.0, "median": 2.0, "max": 3.0}
     assert s["job_max_rss_mb"] == 100.0
+    assert s["train_wall_s_total"] == 5.0 and s["benchmarks"][1] == {"s": 3.0, "max_rss": "-"}
+    recs[0]["started"], recs[1]["started"], recs[1]["finished"] = "2026-01-02", "2026-01-01", "2026-01-03"
+    folded = fold_provenance(recs)
+    assert (folded["started"], folded["finished"]) == ("2026-01-01", "2026-01-03") and "benchmarks" not in folded
 
 
 def test_job_seconds_counts_a_batch_once():

@@ -9,7 +9,7 @@ import copy
 import jsonschema
 import pytest
 import yaml
-from workdirs import REPO
+from workdirs import REPO, merged_config
 
 from sgdagan import choices
 from sgdagan.cli import _config_from_args, build_parser
@@ -45,7 +45,7 @@ def test_the_default_config_is_valid_and_loads_to_the_defaults():
     plain = yaml.safe_load((REPO / "config.yaml").read_text())
     jsonschema.validate(plain, SCHEMA)
     assert to_plain(load(plain)) == to_plain(PipelineConfig()) == plain
-    cluster = yaml.safe_load((REPO / "config/cluster.yaml").read_text())
+    cluster = merged_config(REPO / "config/cluster.yaml")
     jsonschema.validate(cluster, SCHEMA)
     load(cluster)
 

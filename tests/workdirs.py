@@ -25,6 +25,17 @@ def make_workdir(path: Path) -> Path:
     return path
 
 
+def merged_config(*files: Path) -> dict:
+    """config.yaml with `files` on top, merged key by key as Snakemake's --configfile merges them."""
+    import yaml
+    from snakemake.utils import update_config
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    for path in files:
+        update_config(config, yaml.safe_load(Path(path).read_text()))
+    return config
+
+
 def job_stats(text: str) -> dict[str, int]:
     """Snakemake's 'Job stats' block (the first one) as {rule: count}."""
     counts: dict[str, int] = {}

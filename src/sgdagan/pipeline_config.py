@@ -11,7 +11,7 @@ No Snakemake here: the rules call these functions.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,24 +19,15 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .choices import ACTIVATIONS, BILINEAR_METHODS, DYNAMICS, YARDSTICK
+from .choices import ACTIVATIONS, YARDSTICK
 from .config import TrainConfig
+from .experiments import ABLATIONS
+from .markdown import round_sig
 from .tables import method_name
-from .settings import ConfigError, build, check_as, commented_yaml, json_schema, section, setting
+from .settings import ConfigError, build, commented_yaml, json_schema, section, setting, to_plain
 
 SCHEMA_PATH = Path("workflow/schemas/config.schema.yaml")
 DEFAULT_CONFIG_PATH = Path("config.yaml")
-
-
-# -- the sample grids ------------------------------------------------------------------------------
-
-
-def round_sig(x: float, digits: int = 2) -> int:
-    """Round a positive number to `digits` significant digits, as an int (1234 -> 1200)."""
-    if x <= 0:
-        raise ValueError(f"round_sig: expected a positive number, got {x}")
-    exponent = math.floor(math.log10(x)) - digits + 1
-    return int(round(x / 10.0**exponent) * 10**exponent) if exponent > 0 else int(round(x))
 
 
 @dataclass
@@ -71,152 +62,14 @@ class Samples:
         return sorted({max(self.n_min, round_sig(float(n))) for n in raw})
 
 
-# -- the ablations -----------------------------------------------------------------------------------
+# -- the ablations: each experiment's section is declared in its module (sgdagan.experiments) ------
 
-
-def _activations(default):
-    return setting(default, "Activations, one sweep job each.", choices=ACTIVATIONS, min_items=1)
-
-
-def _dims(default):
-    return setting(default, "Dimensions d, one sweep job each.", minimum=1, min_items=1)
-
-
-def _seeds(default):
-    return setting(default, "Seeds (runs), trained together in each job; medians are over seeds.", minimum=0,
-                   min_items=1)
-
-
-def _samples(default):
-    return setting(default, "Sample sizes n, trained together in each job.", minimum=2, min_items=1)
-
-
-def _train(default):
-    return setting(default, "Settings (keys of the train section) on top of the train section, for every "
-                   "variant of this experiment.")
-
-
-_ENABLED = "Run this experiment (its jobs, tables and report section)."
-
-
-@dataclass
-class DiscriminatorsAblation:
-    """Discriminator families (linear, quadratic, truncated, mlp): TV against training step and final
-    TV at a fixed d and n (tables discriminators.csv, discriminators_steps.csv)."""
-
-    enabled: bool = setting(True, _ENABLED)
-    activations: list[str] = _activations(["relu", "tanh"])
-    dims: list[int] = _dims([8])
-    seeds: list[int] = _seeds([0, 1, 2])
-    samples: list[int] = _samples([20000])
-    train: dict = _train({"steps": 1500, "checkpoints": 16})
-    families: dict[str, dict] = setting(
-        {"linear": {"discriminators": ["linear"]}, "quadratic": {"discriminators": ["quadratic"]},
-         "truncated": {"discriminators": ["truncated"]},
-         "mlp": {"discriminators": ["mlp"], "data_batch": 256, "lr_gen": 0.05, "lr_disc": 0.2,
-                 "lr_schedule": "constant", "averaging": "none"}},
-        "Variant name → settings of that family (at least `discriminators`; the mlp needs real minibatches, "
-        "data_batch > 0, and step sizes of its own; mlp_loss wgan_gp for WGAN-GP).", min_properties=1)
-
-
-@dataclass
-class DynamicsAblation:
-    """Game dynamics on the GAN problem: steps to reach TV ≤ target_tv and final TV per method and
-    step-size setting; one sweep job per method (tables dynamics.csv, dynamics_steps.csv)."""
-
-    enabled: bool = setting(True, _ENABLED)
-    activations: list[str] = _activations(["relu"])
-    dims: list[int] = _dims([4])
-    seeds: list[int] = _seeds([0, 1, 2])
-    samples: list[int] = _samples([10000])
-    train: dict = _train({"steps": 1500, "checkpoints": 24, "averaging": "none"})
-    target_tv: float = setting(0.1, "TV threshold of the steps-to-target measure (first checkpoint at or below "
-                               "it).", exclusive_minimum=0, exclusive_maximum=1)
-    methods: list[str] = setting(["sgda", "alt", "ttur", "omd", "eg", "pm", "co", "bilevel"],
-                                 "Dynamics compared, each over the step-size grid.", choices=DYNAMICS,
-                                 min_items=1)
-    lr_gen: list[float] = setting([0.3, 1.0], "Grid of lr_gen (η_W·h, every method).", exclusive_minimum=0,
-                                  min_items=1)
-    lr_disc: list[float] = setting([0.3, 1.0], "Grid of discriminator step sizes η_V (every method unless "
-                                   "method_grids says otherwise).", exclusive_minimum=0, min_items=1)
-    method_grids: dict[str, dict[str, list[float]]] = setting(
-        {"omd": {"lr_disc": [0.3, 0.6]}}, "Method → {lr_gen, lr_disc} grids replacing the shared ones for that "
-        "method (OGDA needs η_V·λ < 2/3 on the discriminator's concave part).")
-
-    def check(self) -> None:
-        for method, grid in self.method_grids.items():
-            check_as(DynamicsAblation, "methods", [method], f"method_grids.{method}")
-            for key, values in grid.items():
-                if key not in ("lr_gen", "lr_disc"):
-                    raise ConfigError(f"method_grids.{method}.{key}: unknown setting; allowed: lr_gen, lr_disc")
-                grid[key] = check_as(DynamicsAblation, key, values, f"method_grids.{method}.{key}")
-
-    def step_size_grid(self, method: str) -> dict[str, list[float]]:
-        """{lr_gen, lr_disc}: the grids `method` is trained over."""
-        return {"lr_gen": self.lr_gen, "lr_disc": self.lr_disc, **self.method_grids.get(method, {})}
-
-
-@dataclass
-class BilinearAblation:
-    """The bilinear game U = θᵀCω: measured convergence of each method over a grid of η (and γ)
-    against the exact spectral radius and the closed-form boundaries (tables bilinear.csv,
-    bilinear_boundaries.csv)."""
-
-    enabled: bool = setting(True, _ENABLED)
-    methods: list[str] = setting(list(BILINEAR_METHODS), "Methods on the bilinear game (bilevel has no meaning "
-                                 "there).", choices=BILINEAR_METHODS, min_items=1)
-    singular_values: list[float] = setting([1.0, 0.7, 0.4], "Singular values of C (square, random singular "
-                                           "vectors from seed; σ_max = 1, so η·σ_max = η).", exclusive_minimum=0,
-                                           min_items=1, unique=False)
-    etas: list[float] = setting([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 0.95, 1.05, 1.2, 1.5],
-                                "Step sizes η (one for both players).", exclusive_minimum=0, min_items=1)
-    gammas: list[float] = setting([0.5, 1.0], "γ of co (weight of ‖ξ‖²) and pm (full step / prediction step).",
-                                  exclusive_minimum=0, min_items=1)
-    steps: int = setting(2000, "Steps per run.", minimum=2)
-    seed: int = setting(0, "Seed of C's singular vectors and of the start z_0.", minimum=0)
-
-
-@dataclass
-class PriorWorkAblation:
-    """Lei et al.'s setting: ‖Σ − Σ*‖_F of SGDA (their quadratic discriminator and ours) and the
-    yardstick against n (tables prior_work.csv, prior_work_steps.csv)."""
-
-    enabled: bool = setting(True, _ENABLED)
-    activations: list[str] = _activations(["tanh", "leaky_relu"])
-    dims: list[int] = _dims([3, 5, 7])
-    seeds: list[int] = setting([0, 1, 2, 3, 4], "Seeds (runs), trained together in each job; medians are over "
-                               "seeds (Lei et al.: 20 runs, as config/cluster.yaml).", minimum=0, min_items=1)
-    samples: list[int] = _samples([500, 1000, 2000, 5000, 10000])
-    train: dict = _train({"discriminators": ["quadratic", "truncated"]})
-
-
-@dataclass
-class ConditionAblation:
-    """TV of SGDA and the yardstick against the condition number κ of Σ*, as Wu et al. swept it
-    (tables condition.csv, condition_steps.csv)."""
-
-    enabled: bool = setting(True, _ENABLED)
-    activations: list[str] = _activations(["relu", "tanh"])
-    dims: list[int] = _dims([5])
-    seeds: list[int] = _seeds([0, 1, 2, 3, 4])
-    samples: list[int] = _samples([2000, 20000])
-    train: dict = _train({})
-    kappas: list[float] = setting([1.0, 2.0, 5.0, 10.0, 25.0], "Condition numbers κ ≥ 1, one variant each.",
-                                  minimum=1, min_items=1)
-
-
-@dataclass
-class Ablations:
-    """The related papers' experiments, each its own rule fan-out (rule sweep: one job per
-    experiment, variant group, activation and dim, every variant × seed × n of it batched; rule
+Ablations = dataclasses.make_dataclass(
+    "Ablations", [(name, e.settings, section(e.settings)) for name, e in ABLATIONS.items()],
+    namespace={"__doc__": """The related papers' experiments, each its own rule fan-out (rule sweep: one job
+    per experiment, variant group, activation and dim, every variant × seed × n of it batched; rule
     ablation_tables; rule bilinear) and section of reports/ablations.html. The default runs reduced
-    versions (minutes); config/cluster.yaml runs them in full."""
-
-    discriminators: DiscriminatorsAblation = section(DiscriminatorsAblation)
-    dynamics: DynamicsAblation = section(DynamicsAblation)
-    bilinear: BilinearAblation = section(BilinearAblation)
-    prior_work: PriorWorkAblation = section(PriorWorkAblation)
-    condition: ConditionAblation = section(ConditionAblation)
+    versions (minutes); config/cluster.yaml runs them in full."""})
 
 
 # -- analysis, report, resources ---------------------------------------------------------------------
@@ -317,6 +170,25 @@ class PipelineConfig:
         if headline is not None and headline not in self.trained_methods():
             raise ConfigError(f"report.headline_method: {headline!r} is not trained; "
                               f"choose one of {', '.join(self.trained_methods())}")
+        self._check_sweep_variants()
+
+    def _check_sweep_variants(self) -> None:
+        """Every variant an enabled sweep will train is a valid TrainConfig: found now, not in its job."""
+        train = to_plain(self.train, nested=True)
+        for name, experiment in ABLATIONS.items():
+            section = getattr(self.ablations, name)
+            if not (experiment.is_sweep and section.enabled):
+                continue
+            for variants in experiment.variant_groups(section).values():
+                for variant, settings in variants.items():
+                    try:
+                        build(TrainConfig, {**train, **section.train, **settings}, nested=True)
+                    except ConfigError as err:
+                        key = str(err).split(":", 1)[0].split(".")[0].split("[")[0]
+                        if key in section.train:
+                            raise ConfigError(f"ablations.{name}.train.{err}") from None
+                        raise ConfigError(f"ablations.{name}.{experiment.variants_key} (variant {variant!r}): "
+                                          f"{err}") from None
 
     def trained_methods(self) -> list[str]:
         """Methods the training jobs produce besides the estimators: '{dynamics}/{discriminator}'."""

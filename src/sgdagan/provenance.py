@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import subprocess
@@ -11,6 +12,7 @@ import tempfile
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+from typing import Mapping, Sequence
 
 import torch
 
@@ -89,3 +91,37 @@ def provenance(config: dict, device: str, started: str) -> dict:
         "started": started,
         "finished": utc_now(),
     }
+
+
+def fold_provenance(records: Sequence[Mapping], benchmarks=None, games_wall_s: float | None = None) -> dict:
+    """The per-job provenance.json records folded into one (results/provenance.json): the job count,
+    the distinct values of every descriptive field, the first start and last finish; with the jobs'
+    Snakemake benchmarks (a DataFrame) their wall times and peak memory, and with `games_wall_s`
+    the seconds spent on games inside the jobs."""
+    summary: dict = {"jobs": len(records)}
+    skip = {"config", "start", "end", "start_time", "end_time", "wall_s", "args", "argv", "out"}
+    distinct: dict[str, list] = {}
+    for record in records:
+        for key, value in record.items():
+            if key in skip:
+                continue
+            text = json.dumps(value, sort_keys=True, default=str)
+            if text not in distinct.setdefault(key, []):
+                distinct[key].append(text)
+    summary["fields"] = {k: [json.loads(t) for t in v] for k, v in sorted(distinct.items())}
+    if benchmarks is not None and len(benchmarks):
+        import pandas as pd
+
+        s = benchmarks["s"].astype(float)
+        summary["job_wall_s"] = {"total": float(s.sum()), "min": float(s.min()),
+                                 "median": float(s.median()), "max": float(s.max())}
+        if "max_rss" in benchmarks:
+            rss = pd.to_numeric(benchmarks["max_rss"], errors="coerce")
+            summary["job_max_rss_mb"] = float(rss.max()) if rss.notna().any() else None
+    if games_wall_s is not None:
+        summary["train_wall_s_total"] = float(games_wall_s)
+    summary["started"] = min((r.get("started") for r in records if r.get("started")), default=None)
+    summary["finished"] = max((r.get("finished") for r in records if r.get("finished")), default=None)
+    if benchmarks is not None:
+        summary["benchmarks"] = benchmarks.to_dict(orient="records")
+    return summary

@@ -1,7 +1,8 @@
 # Ablations (config key ablations): each training experiment fans out as sweep jobs, one per
 # (experiment, variant group, activation, dim), every variant × seed × n of a job trained by
-# `python -m sgdagan sweep`; rule ablation_tables summarises an experiment; rule bilinear runs
-# the bilinear game. The ablations notebook (rule report_notebooks) draws them.
+# `python -m sgdagan sweep`; rule ablation_tables builds a sweep's tables; rule bilinear runs the
+# bilinear game. What each experiment runs and tabulates is declared in sgdagan.experiments; the
+# ablations notebook (rule report_notebooks) draws them.
 
 
 rule sweep_spec:
@@ -49,10 +50,10 @@ rule ablation_tables:
     input:
         lambda wildcards: sweep_outputs(wildcards.experiment),
     output:
-        summary="reports/tables/{experiment}.csv",
-        steps="reports/tables/{experiment}_steps.csv",
+        "reports/tables/{experiment}.csv",
+        "reports/tables/{experiment}_steps.csv",
     params:
-        target_tv=lambda wildcards: config["ablations"][wildcards.experiment].get("target_tv"),
+        settings=lambda wildcards: config["ablations"][wildcards.experiment],
     log:
         "logs/ablations/{experiment}/tables.log",
     conda:
@@ -61,10 +62,11 @@ rule ablation_tables:
         "../scripts/ablation_tables.py"
 
 
+# The one ablation that is not a sweep: no samples, one job.
 rule bilinear:
     output:
-        grid="reports/tables/bilinear.csv",
-        boundaries="reports/tables/bilinear_boundaries.csv",
+        "reports/tables/bilinear.csv",
+        "reports/tables/bilinear_boundaries.csv",
     params:
         settings=config["ablations"]["bilinear"],
     log:
@@ -74,4 +76,4 @@ rule bilinear:
     conda:
         "../../environment.yml"
     script:
-        "../scripts/bilinear.py"
+        "../scripts/ablation_tables.py"

@@ -6,6 +6,7 @@ import os
 import yaml
 from snakemake.exceptions import WorkflowError
 
+from sgdagan import experiments
 from sgdagan.pipeline_config import load as load_pipeline_config
 from sgdagan.resources import train_resources
 from sgdagan.settings import ConfigError, to_plain
@@ -57,34 +58,7 @@ def train_yaml(cfg):
     return yaml.safe_dump(dict(cfg["train"]), sort_keys=True, default_flow_style=None)
 
 
-# -- analysis tables and report items -------------------------------------------------------------
-
-TABLES = [
-    "exponents",
-    "exponents_detail",
-    "n_eps",
-    "efficiency",
-    "efficiency_summary",
-    "tv_vs_n",
-    "reference",
-    "status",
-    "diverged",
-]
-
-# Each notebook: its figures (reports/figures/{notebook}/{figure}.png and .svg) and its inputs.
-# A later experiment adds a rule fan-out, its tables and an entry here.
-NOTEBOOKS = {
-    "training": {
-        "title": "Does SGDA reach the target? TV against training step",
-        "figures": ["tv_vs_step"],
-        "inputs": ["results/metrics.parquet", "reports/tables/tv_vs_n.csv"],
-    },
-    "sample_complexity": {
-        "title": "Sample complexity: TV against n, n_eps against d, fitted exponents, efficiency",
-        "figures": ["tv_vs_n", "n_eps_vs_d", "efficiency"],
-        "inputs": [f"reports/tables/{t}.csv" for t in TABLES],
-    },
-}
+# -- experiments, tables and notebooks (the registry: sgdagan.experiments) ------------------------
 
 MAIN_FIGURE = "reports/figures/sample_complexity/tv_vs_n.png"
 
@@ -103,41 +77,25 @@ def notebook_parameters(wildcards, output):
         "headline_method": SETTINGS.headline_method(),
     }
     if wildcards.notebook == "ablations":
-        params["experiments"] = ",".join(enabled_ablations(config))
+        params["experiments"] = ",".join(e.name for e in experiments.enabled(config)[1:])
     return " ".join(f"-p {k} {v}" for k, v in params.items())
 
 
-# -- ablations: the related papers' experiments (config key ablations) -----------------------------
+# -- ablations trained as sweeps -----------------------------------------------------------------
 
-SWEEP_EXPERIMENTS = ["discriminators", "dynamics", "prior_work", "condition"]  # trained by rule sweep
+SWEEP_EXPERIMENTS = [name for name, e in experiments.ABLATIONS.items() if e.is_sweep]
 SWEEP_DIR = "results/ablations/{experiment}/{group}"
 SWEEP_METRICS = f"{SWEEP_DIR}/{{activation}}/d{{dim}}/metrics.parquet"
 
 
-def enabled_ablations(cfg):
-    return [name for name, settings in cfg["ablations"].items() if settings["enabled"]]
+def ablation_settings(experiment):
+    """The experiment's config section (its dataclass)."""
+    return getattr(SETTINGS.ablations, experiment)
 
 
 def sweep_groups(experiment):
     """{group: {variant name: settings}}: one sweep job per group (and activation, dim)."""
-    a = config["ablations"][experiment]
-    if experiment == "discriminators":
-        return {"families": dict(a["families"])}
-    if experiment == "dynamics":
-        groups = {}
-        for method in a["methods"]:
-            grid = SETTINGS.ablations.dynamics.step_size_grid(method)
-            groups[method] = {
-                f"{method} lr_gen={g:g} lr_disc={d:g}": {"dynamics": [method], "lr_gen": g, "lr_disc": d}
-                for g in grid["lr_gen"]
-                for d in grid["lr_disc"]
-            }
-        return groups
-    if experiment == "prior_work":
-        return {"lei": {"lei": {}}}
-    if experiment == "condition":
-        return {"kappas": {f"kappa={k:g}": {"kappa": k} for k in a["kappas"]}}
-    raise WorkflowError(f"unknown sweep experiment {experiment!r}")
+    return experiments.ABLATIONS[experiment].variant_groups(ablation_settings(experiment))
 
 
 def sweep_spec_yaml(experiment, group):
@@ -151,30 +109,11 @@ def sweep_spec_yaml(experiment, group):
 
 def sweep_outputs(experiment):
     """Every sweep job's metrics of `experiment`, in a fixed order."""
-    a = config["ablations"][experiment]
+    section = ablation_settings(experiment)
     return expand(
         SWEEP_METRICS,
         experiment=experiment,
         group=list(sweep_groups(experiment)),
-        activation=a["activations"],
-        dim=a["dims"],
+        activation=section.activations,
+        dim=section.dims,
     )
-
-
-def ablation_tables(cfg):
-    """The tables of the enabled ablations, as reports/tables/{name}.csv names."""
-    names = []
-    for experiment in enabled_ablations(cfg):
-        names += ["bilinear", "bilinear_boundaries"] if experiment == "bilinear" else [experiment, f"{experiment}_steps"]
-    return names
-
-
-def register_ablations(cfg):
-    """Add the ablations notebook to the report when any ablation is enabled."""
-    tables = ablation_tables(cfg)
-    if tables:
-        NOTEBOOKS["ablations"] = {
-            "title": "Ablations: discriminator families, game dynamics, prior work, condition number",
-            "figures": enabled_ablations(cfg),  # one figure per enabled experiment, named after it
-            "inputs": [f"reports/tables/{t}.csv" for t in tables],
-        }

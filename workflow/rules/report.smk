@@ -19,6 +19,7 @@ rule report_notebooks:
         ),
     params:
         parameters=notebook_parameters,
+        captions=lambda wildcards: NOTEBOOKS[wildcards.notebook]["figures"],  # figures.rst shows them
     log:
         "logs/report_notebooks/{notebook}.log",
     conda:
@@ -31,7 +32,7 @@ rule report_notebooks:
 
 rule report_readme:
     input:
-        tables=expand("reports/tables/{table}.csv", table=TABLES + ablation_tables(config)),
+        tables=expand("reports/tables/{table}.csv", table=experiments.tables(config)),
         notebooks=expand("reports/{notebook}.html", notebook=NOTEBOOKS),
         figures=expand("reports/figures/{notebook}", notebook=NOTEBOOKS),
         provenance="results/provenance.json",

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sgdagan.analysis import job_seconds, summarize_provenance, tidy_metrics
+from sgdagan.analysis import job_seconds, tidy_metrics
+from sgdagan.provenance import fold_provenance
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 logging.basicConfig(filename=smk.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
@@ -24,12 +25,7 @@ for path in smk.params.benchmarks:
 benchmarks = pd.concat(benchmarks, ignore_index=True) if benchmarks else None
 
 records = [json.loads(Path(p).read_text()) for p in smk.input.provenance]
-summary = summarize_provenance(records, benchmarks)
-summary["train_wall_s_total"] = float(job_seconds(table)["total_s"].sum())
-summary["started"] = min((r.get("started") for r in records if r.get("started")), default=None)
-summary["finished"] = max((r.get("finished") for r in records if r.get("finished")), default=None)
-if benchmarks is not None:
-    summary["benchmarks"] = benchmarks.to_dict(orient="records")
+summary = fold_provenance(records, benchmarks, games_wall_s=job_seconds(table)["total_s"].sum())
 
 table.to_parquet(smk.output.parquet, index=False)
 table.to_csv(smk.output.csv, index=False, lineterminator="\n")

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from sgdagan.analysis import render_readme
+from sgdagan.report import render_readme
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 

@@ -1,0 +1,62 @@
+"""The registry of experiments: the main sweep and the related papers' ablations, each declared once
+in its own module (base.Experiment says what a declaration holds).
+
+The config's `ablations` section, the rules' fan-out and targets, the README and the notebooks
+all loop over these entries. No Snakemake here: the rules call these functions.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from . import bilinear_game, condition, discriminators, dynamics, prior_work, sample_complexity
+from .base import Experiment, Figure
+
+MAIN = sample_complexity.EXPERIMENT
+# In report order; each is a key of the config's `ablations` section.
+ABLATIONS: dict[str, Experiment] = {e.name: e for e in (discriminators.EXPERIMENT, dynamics.EXPERIMENT,
+                                                        bilinear_game.EXPERIMENT, prior_work.EXPERIMENT,
+                                                        condition.EXPERIMENT)}
+NOTEBOOK_TITLES = {
+    "training": "Does SGDA reach the target? TV against training step",
+    "sample_complexity": "Sample complexity: TV against n, n_eps against d, fitted exponents, efficiency",
+    "ablations": "Ablations: discriminator families, game dynamics, prior work, condition number",
+}
+
+
+def enabled(config: Mapping) -> list[Experiment]:
+    """The main experiment and the ablations the config enables, in report order."""
+    return [MAIN] + [e for name, e in ABLATIONS.items() if config["ablations"][name]["enabled"]]
+
+
+def tables(config: Mapping) -> list[str]:
+    """reports/tables/{name}.csv of every enabled experiment."""
+    return [name for experiment in enabled(config) for name in experiment.tables]
+
+
+def notebooks(config: Mapping) -> dict[str, dict]:
+    """{notebook: {title, figures: {figure: caption}, inputs: [paths]}} of every figure an enabled
+    experiment draws; its inputs are the tables of those experiments (and the metrics where read)."""
+    out: dict[str, dict] = {}
+    for experiment in enabled(config):
+        for figure in experiment.figures:
+            entry = out.setdefault(figure.notebook, {"title": NOTEBOOK_TITLES[figure.notebook], "figures": {},
+                                                     "inputs": []})
+            entry["figures"][figure.name] = figure.caption
+            wanted = [f"reports/tables/{name}.csv" for name in experiment.tables]
+            wanted += ["results/metrics.parquet"] if figure.reads_metrics else []
+            entry["inputs"] += [path for path in wanted if path not in entry["inputs"]]
+    return out
+
+
+def caption(figure: str) -> str:
+    """The caption of a figure, by its name."""
+    return next(f.caption for e in (MAIN, *ABLATIONS.values()) for f in e.figures if f.name == figure)
+
+
+def final_outputs(config: Mapping) -> list[str]:
+    """What `snakemake` builds by default: the README and every notebook of the report."""
+    return ["reports/README.md"] + [f"reports/{notebook}.html" for notebook in notebooks(config)]
+
+
+__all__ = ["ABLATIONS", "MAIN", "Experiment", "Figure", "caption", "enabled", "final_outputs", "notebooks", "tables"]
