@@ -32,7 +32,7 @@ def main() -> None:
             grid = Samples(tv_max=0.4, tv_min=0.02, points=12, tv_constant=0.3, n_min=10).grid(dim)
             sizes = sorted({grid[0], grid[len(grid) // 2], min(grid[-1], args.n_cap)})
             config = TrainConfig.from_sources(None, activation=activation, dim=dim, samples=sizes, steps=args.steps,
-                                              steps_dim=0, tv_samples=1000, checkpoints=4,
+                                              steps_dim=0, tv_samples=1000, eval_points=4,
                                               discriminators=["quadratic", "truncated"],
                                               dynamics=["sgda", "alt", "bilevel"])
             start = time.perf_counter()

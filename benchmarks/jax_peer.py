@@ -19,7 +19,7 @@ relu and tanh at d = 16 with 32 games and at d = 64 with 8 games.
 
 Not identical work: a trainer call also sets up its games (real moments of up to 1e5 samples,
 W₀, one torch.Generator per game), checks every step for divergence, and evaluates each game once
-at the end (checkpoints=1: TV by Monte Carlo and Frobenius errors). The peer's timing covers its
+at the end (eval_points=1: TV by Monte Carlo and Frobenius errors). The peer's timing covers its
 steps only (compiled beforehand, block_until_ready). The trainer's fixed cost is printed per case:
 a one-step call. GFLOP/s count 8·d²·B flops per per-sample game-step (Wx, uuᵀ, (V₂+V₂ᵀ)u, g xᵀ)
 and 8·d³ per sufficient-statistics game-step (AAᵀ, WS, (WS)Wᵀ, (V₂+V₂ᵀ)WS); the reference is a
@@ -45,7 +45,8 @@ from jax.sharding import PartitionSpec  # noqa: E402
 from sgdagan.activations import get_activation  # noqa: E402
 from sgdagan.config import TrainConfig  # noqa: E402
 from sgdagan.features import make_discriminator  # noqa: E402
-from sgdagan.trainer import generator_step_scale, latent_batch, train_group  # noqa: E402
+from sgdagan.streams import latent_batch  # noqa: E402
+from sgdagan.trainer import generator_step_scale, train_group  # noqa: E402
 from throughput import build_games, plain_bmm_seconds, timed  # noqa: E402  (benchmarks/, the script's folder)
 
 jax.config.update("jax_enable_x64", True)

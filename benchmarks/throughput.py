@@ -29,7 +29,8 @@ from sgdagan.activations import get_activation
 from sgdagan.config import TrainConfig
 from sgdagan.features import make_discriminator
 from sgdagan.targets import sample_target, target_weights
-from sgdagan.trainer import LATENT_DTYPE, GameSpec, generator_step_scale, measure, train_group
+from sgdagan.streams import LATENT_DTYPE, GameSpec
+from sgdagan.trainer import generator_step_scale, measure, train_group
 
 
 def per_game_loop(config, activation, data, stars, specs, device, dtype) -> None:
@@ -67,7 +68,7 @@ def build_games(activation_name: str, dim: int, games: int, steps: int, device: 
     sizes = [int(x) for x in torch.logspace(3, 5, min(8, games)).round().tolist()]
     seeds = range(max(1, games // len(sizes)))
     config = TrainConfig.from_sources(None, activation=activation_name, dim=dim, samples=sizes, steps=steps,
-                                      steps_dim=0, checkpoints=1, device=device.type, **settings)
+                                      steps_dim=0, eval_points=1, device=device.type, **settings)
     activation = get_activation(activation_name)
     data, stars = {}, {}
     for seed in seeds:

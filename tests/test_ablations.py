@@ -90,7 +90,7 @@ def test_bad_specs_exit_nonzero_with_one_line_naming_the_key(tmp_path, spec, nam
 
 def test_a_killed_sweep_keeps_its_finished_variants_and_resumes_to_the_same_table(tmp_path):
     spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump({"train": {"steps": 500, "checkpoints": 4, "tv_samples": 2000},
+    spec.write_text(yaml.safe_dump({"train": {"steps": 500, "eval_points": 4, "tv_samples": 2000},
                                     "variants": {"quadratic": {"discriminators": ["quadratic"]},
                                                  "kappa=8": {"kappa": 8.0}}}))
     whole = run_sweep("--spec", str(spec), *ARGS, "--out", str(tmp_path / "whole"))

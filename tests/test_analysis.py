@@ -45,10 +45,10 @@ def make_metrics(
                     for n in ns_fn(d):
                         tv = float(tv_fn(a, m, d, s, n))
                         status = status_fn(a, m, d, s, n) if status_fn else "ok"
-                        checkpoint_steps = [0] if m == A.YARDSTICK else list(steps)
-                        for k, step in enumerate(checkpoint_steps):
-                            last = k == len(checkpoint_steps) - 1
-                            value = tv if last else min(1.0, tv * (len(checkpoint_steps) - k))
+                        eval_steps = [0] if m == A.YARDSTICK else list(steps)
+                        for k, step in enumerate(eval_steps):
+                            last = k == len(eval_steps) - 1
+                            value = tv if last else min(1.0, tv * (len(eval_steps) - k))
                             if status != "ok":
                                 value = np.nan
                             rows.append({

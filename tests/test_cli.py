@@ -21,7 +21,7 @@ def run_cli(*args, cwd=None):
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     config = out / "settings.yaml"
-    config.write_text(yaml.safe_dump({"checkpoints": 5, "tv_samples": 2000, "kappa": 2.0}))
+    config.write_text(yaml.safe_dump({"eval_points": 5, "tv_samples": 2000, "kappa": 2.0}))
     result = run_cli("--activation", "relu", "--dim", "3", "--seed", "4", "--samples", "200,800",
                      "--discriminator", "quadratic,truncated", "--dynamics", "sgda,alt", "--steps", "40",
                      "--config", str(config), "--out", str(out / "cell"))
@@ -77,7 +77,7 @@ def test_same_arguments_give_identical_tables(tiny_run, tmp_path):
 
 def test_a_blowing_up_step_size_exits_zero_with_diverged_rows(tmp_path):
     config = tmp_path / "hot.yaml"
-    config.write_text("lr_gen: 50.0\nlr_schedule: constant\ncheckpoints: 3\ntv_samples: 1000\n")
+    config.write_text("lr_gen: 50.0\nlr_schedule: constant\neval_points: 3\ntv_samples: 1000\n")
     result = run_cli("--activation", "tanh", "--dim", "2", "--seed", "0", "--samples", "100", "--steps", "50",
                      "--config", str(config), "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr

@@ -10,11 +10,12 @@ from sgdagan.bilinear import BilinearOracle
 from sgdagan.config import ConfigError, TrainConfig
 from sgdagan.dynamics import DYNAMICS_REGISTRY, co, eg, get_dynamics, pm, sgda, ttur
 from sgdagan.targets import sample_target, target_weights
-from sgdagan.trainer import RNG_BLOCK, GameSpec, GroupRun, StepOracle, train
+from sgdagan.streams import RNG_BLOCK, GameSpec
+from sgdagan.trainer import GroupRun, StepOracle, train
 
 ALL = ["sgda", "alt", "ttur", "omd", "eg", "pm", "co", "bilevel"]
 # lr_disc·λ = 0.5: OGDA on the discriminator's strongly concave part needs η_V λ < 2/3.
-TINY = dict(dim=2, steps=40, samples=[200, 400], checkpoints=2, tv_samples=500, gen_batch=64, lr_disc=0.5,
+TINY = dict(dim=2, steps=40, samples=[200, 400], eval_points=2, tv_samples=500, gen_batch=64, lr_disc=0.5,
             device="cpu")
 
 

@@ -15,7 +15,7 @@ from scipy import integrate, special, stats
 
 from sgdagan import metrics
 from sgdagan.metrics import (
-    checkpoint_steps,
+    eval_steps,
     frobenius_errors,
     sign_pattern_tv_lb,
     tv_gaussian_1d,
@@ -363,12 +363,12 @@ def test_sign_bound_is_max_over_pairs():
     assert sign_pattern_tv_lb(batch(sigma), torch.tensor(star)).item() == pytest.approx(max(pair_tv), abs=1e-14)
 
 
-# ---------------------------------------------------------------- checkpoints and validation
+# ---------------------------------------------------------------- evaluation steps and validation
 
 
 @pytest.mark.parametrize("total, count", [(1, 5), (10, 3), (1000, 10), (10**6, 7), (50, 200), (7, 1)])
 def test_checkpoint_steps(total, count):
-    steps = checkpoint_steps(total, count)
+    steps = eval_steps(total, count)
     assert all(isinstance(s, int) for s in steps)
     assert steps == sorted(set(steps))
     assert steps[-1] == total and steps[0] >= 1
@@ -395,6 +395,6 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="positive definite"):
         whitened_eigvals(eye[None], torch.zeros(2, 2, dtype=F64))
     with pytest.raises(ValueError, match="total_steps"):
-        checkpoint_steps(0, 3)
+        eval_steps(0, 3)
     with pytest.raises(ValueError, match="count"):
-        checkpoint_steps(10, 0)
+        eval_steps(10, 0)

@@ -10,7 +10,8 @@ from sgdagan.activations import get_activation
 from sgdagan.config import TrainConfig
 from sgdagan.features import LatentMoments, make_discriminator
 from sgdagan.targets import sample_target, target_weights
-from sgdagan.trainer import GameSpec, GameStreams, GroupRun, game_schedule, train
+from sgdagan.streams import GameSpec, GameStreams
+from sgdagan.trainer import GroupRun, game_schedule, train
 
 
 def trained(result, method="sgda/truncated"):
@@ -21,12 +22,12 @@ def trained(result, method="sgda/truncated"):
 def test_default_step_rule_at_d64_does_not_diverge_and_tv_falls_steadily(activation):
     # The fixed η_W = 0.3 of before diverged here (relu: NaN by step 24–69). Default rule, two seeds,
     # small n and 100 base steps (relu's are stretched ×16 by steps_dim): every game stays finite; its
-    # whitened error ‖Σ*^{-1/2}ΣΣ*^{-1/2} − I‖_F, at 8 log-spaced checkpoints, falls from its peak
+    # whitened error ‖Σ*^{-1/2}ΣΣ*^{-1/2} − I‖_F, at 8 log-spaced evaluation steps, falls from its peak
     # (relu's first steps overshoot from W_0) without rising by more than 2% and ends below half
     # the peak; its TV (near 1 while the error is large) never rises by more than the TV
     # estimator's noise (0.03 at 2000 draws) and ends lower than it began.
     config = TrainConfig.from_sources(None, activation=activation, dim=64, samples=[5000, 20000], steps=100,
-                                      checkpoints=8, tv_samples=2000)
+                                      eval_points=8, tv_samples=2000)
     rows = trained(train(config, seeds=[0, 1], progress=False))
     assert (rows.status == "ok").all()
     for _, game in rows.groupby(["seed", "n"]):

@@ -7,9 +7,10 @@ import torch
 from sgdagan.activations import ACTIVATIONS, get_activation
 from sgdagan.config import TrainConfig
 from sgdagan.targets import sample_target, target_weights
-from sgdagan.trainer import GameSpec, GroupRun, game_seed, intra_op_threads, shard_games, train
+from sgdagan.streams import GameSpec, game_seed
+from sgdagan.trainer import GroupRun, intra_op_threads, shard_games, train
 
-FAST = dict(dim=3, steps=200, checkpoints=4, tv_samples=2000)
+FAST = dict(dim=3, steps=200, eval_points=4, tv_samples=2000)
 
 
 def final_tv(result, method):
@@ -111,8 +112,8 @@ def test_a_diverging_game_leaves_its_batch_mates_untouched():
     assert [r["tv"] for r in rows if r["seed"] == 0] == [r["tv"] for r in alone_rows]
 
 
-def test_checkpoints_record_tv_decreasing_from_initialisation():
-    config = TrainConfig.from_sources(None, activation="tanh", dim=4, samples=[20000], checkpoints=8, steps=800)
+def test_evaluation_steps_record_tv_decreasing_from_initialisation():
+    config = TrainConfig.from_sources(None, activation="tanh", dim=4, samples=[20000], eval_points=8, steps=800)
     curve = train(config).metrics.query("method == 'sgda/truncated'").sort_values("step")
     assert curve.step.iloc[0] == 1 and curve.step.iloc[-1] == config.steps
     assert curve.final.tolist() == [False] * (len(curve) - 1) + [True]

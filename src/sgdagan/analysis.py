@@ -384,7 +384,7 @@ def reference_constant(tv_table: pd.DataFrame, method: str = YARDSTICK, tv_max: 
 def trajectories(metrics: pd.DataFrame, yardstick: str = YARDSTICK) -> pd.DataFrame:
     """Median (and quartiles) over seeds of TV at each checkpoint step, per (activation, dim,
     method, n) for the trained methods (not the estimators, which have no steps); diverged
-    checkpoints count as TV = 1."""
+    evaluation steps count as TV = 1."""
     keep = metrics["method"].map(is_trained) & (metrics["method"] != yardstick)
     m = metrics[keep].copy()
     m["tv_eff"] = effective_tv(m)

@@ -75,7 +75,7 @@ class TrainConfig:
     data_batch: int = setting(0, "Real-data minibatch per step; 0 = the full sample (exact data side).",
                               minimum=0)
     init_scale: float = setting(0.5, "W_0 = init_scale · G/√d, G standard normal.", exclusive_minimum=0)
-    checkpoints: int = setting(16, "Log-spaced steps at which metrics are recorded.", minimum=1)
+    eval_points: int = setting(16, "Log-spaced steps at which the metrics are evaluated and recorded (the last is the final step).", minimum=1)
     tv_samples: int = setting(20000, "Monte Carlo draws of the TV estimator.", minimum=2)
     device: str = setting("auto", "auto (cuda when available, else cpu), cpu or cuda.",
                           choices=("auto", "cpu", "cuda"))

@@ -235,7 +235,7 @@ def sign_pattern_tv_lb(sigma: torch.Tensor, sigma_star: torch.Tensor) -> torch.T
     return out
 
 
-def checkpoint_steps(total_steps: int, count: int) -> list[int]:
+def eval_steps(total_steps: int, count: int) -> list[int]:
     """Sorted unique steps, log-spaced from 1 to total_steps inclusive.
 
     Always contains total_steps (and 1 when count ≥ 2); fewer than `count` when rounding collides.

@@ -624,7 +624,7 @@ def setting(summary: pd.DataFrame, steps: pd.DataFrame | None = None) -> str:
         parts.append(f"κ ∈ {{{_nums(summary['kappa'])}}}")
     parts.append(f"runs (seeds) per cell: {_nums(summary['runs'])}")
     if steps is not None and len(steps):
-        parts.append(f"training: {int(steps['step'].max())} steps, {steps['step'].nunique()} checkpoints")
+        parts.append(f"training: {int(steps['step'].max())} steps, {steps['step'].nunique()} evaluation steps")
     if len(tr):
         lr = tr[["lr_gen", "lr_disc"]].drop_duplicates()
         if len(lr) == 1:

@@ -4,20 +4,19 @@ A game is (seed, n, discriminator, dynamics). Its target and data depend on the 
 (targets.py) and its initial W on (seed, n), shared by all methods; its latent draws and minibatch
 indices come from its own torch.Generator keyed by (seed, n, method), drawn in fixed-size blocks,
 so a game's numbers are the same whether it trains alone or beside others. Games sharing a method
-train together (`train_group`: on a multi-threaded CPU, as one shard per thread); the yardstick
-runs on the same data. Metrics are recorded at log-spaced checkpoints.
+train together (`train_group`: on a multi-threaded CPU, as one shard per thread); the no-GAN
+estimators run on the same data (`run_estimators`). The games' random streams are in streams.py,
+the resume file in checkpoint.py. Metrics are recorded at log-spaced evaluation steps.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import sys
 import threading
 import time
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,44 +31,16 @@ from tqdm import tqdm  # a terminal bar (the CLI); tqdm.auto would warn in noteb
 
 from . import metrics
 from .activations import Activation, get_activation
+from .checkpoint import Checkpoint, fingerprint, to_device
 from .config import TrainConfig
 from .dynamics import get_dynamics
 from .estimators import moment_inversion, wds
 from .features import Discriminator, LatentMoments, game_matmul, make_discriminator
-from .provenance import atomic_path, git_revision
-from .tables import MEASURES, method_name
+from .streams import GameSpec, GameStreams, draws_latent_stats, latent_batch
+from .tables import MEASURES
 from .targets import sample_target, target_weights
 
 log = logging.getLogger(__name__)
-
-GAME_STREAM = 2
-INIT_STREAM = "init"  # in place of a method name: W_0 is shared by all methods of a (seed, n)
-# Steps of random draws generated at once per game: amortises the per-generator call overhead.
-# Fixed, so that a game's stream never depends on the batch it trains in.
-RNG_BLOCK = 16
-# Latents are drawn and kept in float32 and used in the training dtype: the CPU's float32 normal
-# sampler is vectorised (~5× faster than float64's, which dominated a step), and rounding a N(0, 1)
-# draw to 24 bits is far below the Monte Carlo error of a latent batch.
-LATENT_DTYPE = torch.float32
-
-
-
-@dataclass(frozen=True)
-class GameSpec:
-    seed: int
-    n: int
-    discriminator: str
-    dynamics: str
-
-    @property
-    def method(self) -> str:
-        return method_name(self.dynamics, self.discriminator)
-
-
-def game_seed(seed: int, n: int, method: str) -> int:
-    """A 63-bit torch seed that depends only on (seed, n, method)."""
-    state = np.random.SeedSequence([seed, n, zlib.crc32(method.encode()), GAME_STREAM]).generate_state(2)
-    return int((int(state[0]) << 32 | int(state[1])) >> 1)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -86,103 +57,6 @@ class TrainResult:
     sigma_star: dict[int, np.ndarray]
     sigmas: dict[tuple[int, str, int], np.ndarray]  # (seed, method, n) → final Σ
     device: str
-
-
-class GameStreams:
-    """Each game's own random stream: W_0, then per step its latent batches and minibatch indices."""
-
-    def __init__(self, specs: Sequence[GameSpec], config: TrainConfig, draws: int, device, dtype,
-                 latent_stats: bool = False):
-        self.generators = []
-        for spec in specs:
-            gen = torch.Generator(device=device)
-            gen.manual_seed(game_seed(spec.seed, spec.n, spec.method))
-            self.generators.append(gen)
-        self.sizes = [spec.n for spec in specs]
-        self.shape = (RNG_BLOCK, draws, config.dim, config.gen_batch)  # feature-major latents
-        self.data_batch = config.data_batch
-        self.device, self.dtype = torch.device(device), dtype
-        self.latent_stats = latent_stats
-        if latent_stats:  # x̄ and S = XXᵀ/B drawn directly (`_draw_stats`); no latent vectors
-            self._stats = None
-            dim = config.dim
-            self._tril = torch.tril_indices(dim, dim, -1, device=device)
-            self.batches = [latent_batch(config, spec.n, latent_stats) for spec in specs]
-            # Bartlett: diagonal i of the Wishart(B − 1, I) factor is √χ²(B − 1 − i) = √(2 Γ((B − 1 − i)/2)).
-            self._gamma_shapes = [((batch - 1 - torch.arange(dim, device=device, dtype=dtype)) / 2).expand(
-                RNG_BLOCK, draws, dim).contiguous() for batch in self.batches]
-        else:
-            # [R, BLOCK, draws, d, B] in float32: each game's block contiguous, refilled in place from its
-            # generator; a step's slice is converted to the training dtype when it is used.
-            self._latents = torch.empty((len(specs), *self.shape), device=device, dtype=LATENT_DTYPE)
-        self._indices = None
-        self._block_pos = RNG_BLOCK
-
-    def initial_weights(self, specs: Sequence[GameSpec], scale: float) -> torch.Tensor:
-        """W_0 from (seed, n) alone: every method of a cell starts from the same point, so method
-        comparisons are not confounded by initialisation (common random numbers)."""
-        dim = self.shape[-2]
-        weights = []
-        for spec in specs:
-            gen = torch.Generator(device=self.device)
-            gen.manual_seed(game_seed(spec.seed, spec.n, INIT_STREAM))
-            weights.append(torch.randn((dim, dim), generator=gen, device=self.device, dtype=self.dtype))
-        return torch.stack(weights) * (scale / dim**0.5)
-
-    def _draw_stats(self, gen: torch.Generator, batch: int, gamma_shape: torch.Tensor
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One game's block of latent batches as (x̄, S = XXᵀ/B), exact in distribution for X with
-        i.i.d. N(0, I) columns: x̄ ~ N(0, I/B) and the scatter about it C ~ Wishart(B − 1, I),
-        independent of x̄ (Cochran), by the Bartlett decomposition C = AAᵀ (A lower triangular,
-        A_ij ~ N(0, 1) below the diagonal); then S = C/B + x̄x̄ᵀ."""
-        dim = self.shape[-2]
-        normals = torch.randn((RNG_BLOCK, self.shape[1], dim + len(self._tril[0])), generator=gen,
-                              device=self.device, dtype=self.dtype)
-        chi2 = 2.0 * torch._standard_gamma(gamma_shape, generator=gen)
-        factor = torch.diag_embed(chi2.sqrt())
-        factor[..., self._tril[0], self._tril[1]] = normals[..., dim:]
-        mean = normals[..., :dim] / batch**0.5
-        flat = factor.flatten(0, 1)
-        scatter = game_matmul(flat, flat.transpose(-1, -2)).view_as(factor)
-        second = scatter / batch + mean[..., :, None] * mean[..., None, :]
-        return mean, second
-
-    def _refill(self) -> None:
-        """Draw the next block of every game (float32 latents or latent statistics, then minibatch indices)."""
-        indices, stats = [], []
-        for k, (gen, n) in enumerate(zip(self.generators, self.sizes)):
-            if self.latent_stats:
-                stats.append(self._draw_stats(gen, self.batches[k], self._gamma_shapes[k]))
-            else:
-                self._latents[k].normal_(generator=gen)
-            if self.data_batch:
-                u = torch.rand((RNG_BLOCK, self.data_batch), generator=gen, device=self.device, dtype=torch.float64)
-                indices.append((u * n).long().clamp_(max=n - 1))
-        self._indices = torch.stack(indices, dim=1) if self.data_batch else None  # [BLOCK, R, Bd]
-        if self.latent_stats:  # [BLOCK, R, draws, d] and [BLOCK, R, draws, d, d]
-            self._stats = LatentMoments(*(torch.stack(parts, dim=1) for parts in zip(*stats)))
-        self._block_pos = 0
-
-    def at_block_boundary(self) -> bool:
-        return self._block_pos == RNG_BLOCK
-
-    def generator_states(self) -> list[torch.Tensor]:
-        return [gen.get_state() for gen in self.generators]
-
-    def set_generator_states(self, states: list[torch.Tensor]) -> None:
-        for gen, state in zip(self.generators, states):
-            gen.set_state(state)
-
-    def next(self) -> tuple[torch.Tensor | LatentMoments, torch.Tensor | None]:
-        """The step's latent batches ([R, draws, d, B], or their LatentMoments) and minibatch indices."""
-        if self._block_pos == RNG_BLOCK:
-            self._refill()
-        pos = self._block_pos
-        self._block_pos += 1
-        indices = None if self._indices is None else self._indices[pos]
-        if self.latent_stats:
-            return LatentMoments(self._stats.mean[pos], self._stats.second[pos]), indices
-        return self._latents[:, pos].to(self.dtype), indices
 
 
 class StepOracle:
@@ -251,19 +125,6 @@ def group_discriminator(name: str, config: TrainConfig, activation: Activation) 
                               mlp_loss=config.mlp_loss, mlp_gp_weight=config.mlp_gp_weight)
 
 
-def draws_latent_stats(config: TrainConfig, disc: Discriminator) -> bool:
-    """Whether a game draws its latent batches as `LatentMoments` (`latent_stats`): where it is linear
-    in the latents, and B − 1 ≥ d, the degrees of freedom Bartlett's factor needs (else B vectors)."""
-    return config.latent_stats and disc.linear_in_latents and config.gen_batch > config.dim
-
-
-def latent_batch(config: TrainConfig, n: int, latent_stats: bool) -> int:
-    """A game's latent batch B: gen_batch, or max(gen_batch, n) where it is drawn as sufficient
-    statistics — Lei et al.'s m = n, which costs nothing there (a step is O(d³) whatever B is) and
-    keeps the generator's own sampling noise below the data's (DESIGN §5)."""
-    return max(config.gen_batch, n) if latent_stats else config.gen_batch
-
-
 def generator_step_scale(disc: Discriminator, y: torch.Tensor, real: list[torch.Tensor], batch: int,
                          config: TrainConfig) -> float:
     """η_W / lr_gen for a game on real sample y with moments `real` and latent batch `batch`: 1/h
@@ -304,17 +165,12 @@ def measure(sigma: torch.Tensor, sigma_star: torch.Tensor, seeds: Sequence[int],
     return out
 
 
-def _rows(specs, step, final, values, status, wall_s, config) -> list[dict]:
-    return [
-        {
-            "activation": config.activation, "dim": config.dim, "seed": spec.seed, "kappa": config.kappa,
-            "n": spec.n, "method": spec.method, "discriminator": spec.discriminator,
-            "dynamics": spec.dynamics, "step": step, "final": final,
-            **{name: float(values[name][g]) for name in MEASURES},
-            "wall_s": wall_s, "status": str(status[g]),
-        }
-        for g, spec in enumerate(specs)
-    ]
+def _row(config: TrainConfig, seed: int, n: int, method: str, discriminator: str, dynamics: str, step: int,
+         final: bool, values: dict[str, np.ndarray], game: int, status: str, wall_s: float) -> dict:
+    """One row of the metrics table (tables.METRICS_COLUMNS and more): game `game` of `values`."""
+    return {"activation": config.activation, "dim": config.dim, "seed": seed, "kappa": config.kappa, "n": n,
+            "method": method, "discriminator": discriminator, "dynamics": dynamics, "step": step, "final": final,
+            **{name: float(values[name][game]) for name in MEASURES}, "wall_s": wall_s, "status": status}
 
 
 class GroupRun:
@@ -377,12 +233,12 @@ class GroupRun:
 
     def run(self, progress: bool, on_block=None, stop: threading.Event | None = None
             ) -> tuple[list[dict], torch.Tensor]:
-        """Train to config.steps; `on_block(self)` is called at each RNG-block boundary (for checkpoints).
+        """Train to config.steps; `on_block(self)` is called at each RNG-block boundary (to save the resume checkpoint).
         A set `stop` ends the run after the current step (the caller is abandoning it)."""
         config = self.config
         resumed_at, started = self.elapsed, time.perf_counter()
         average_start = int(config.average_from * config.steps) if config.averaging == "tail" else config.steps + 1
-        checkpoints = set(metrics.checkpoint_steps(config.steps, config.checkpoints))
+        eval_steps = set(metrics.eval_steps(config.steps, config.eval_points))
         bar = tqdm(total=config.steps, initial=self.step, desc=self.specs[0].method, disable=not progress, leave=False)
         while self.step < config.steps and not (stop is not None and stop.is_set()):
             self.step += 1
@@ -406,17 +262,19 @@ class GroupRun:
                 self.v = [_where_alive(self.alive, p) for p in v_new]
                 self.dyn_state = {k: _where_alive(self.alive, t) for k, t in self.dyn_state.items()}
 
-            if step >= average_start or step in checkpoints:
+            if step >= average_start or step in eval_steps:
                 sigma = game_matmul(self.w, self.w.transpose(-1, -2))
             if step >= average_start:
                 self.averaged += 1
                 self.sigma_avg += (sigma - self.sigma_avg) / self.averaged
             self.elapsed = resumed_at + time.perf_counter() - started
-            if step in checkpoints:
+            if step in eval_steps:
                 estimate = self.estimate(sigma)
                 status = ["ok" if a else "diverged" for a in self.alive.tolist()]
                 values = measure(estimate, self.sigma_star, self.seeds, config, self.activation)
-                self.rows += _rows(self.specs, step, step == config.steps, values, status, self.elapsed, config)
+                self.rows += [_row(config, spec.seed, spec.n, spec.method, spec.discriminator, spec.dynamics, step,
+                                   step == config.steps, values, g, status[g], self.elapsed)
+                              for g, spec in enumerate(self.specs)]
             bar.update()
             if on_block is not None and self.streams.at_block_boundary():
                 on_block(self)
@@ -436,69 +294,6 @@ def _bounded(tensor: torch.Tensor, bound: float) -> torch.Tensor:
 
 def _where_alive(alive: torch.Tensor, tensor: torch.Tensor) -> torch.Tensor:
     return torch.where(alive.view(-1, *[1] * (tensor.dim() - 1)), tensor, torch.zeros_like(tensor))
-
-
-class Checkpoint:
-    """A training job's resumable state on disk: finished groups and the one in progress.
-
-    The group in progress is saved as its shards' layout and each shard's latest state at one of
-    its own RNG-block boundaries (shards run independently, so each resumes from its own step).
-    Saved atomically every `every` seconds, keyed by a fingerprint of the config, seeds and code
-    revision: a checkpoint from any other run is ignored, not mixed in.
-    """
-
-    def __init__(self, path: Path, fingerprint: str, every: float):
-        self.path, self.fingerprint, self.every = Path(path), fingerprint, every
-        self.finished: dict[str, dict] = {}
-        self.current: dict | None = None
-        self._last_save = time.monotonic()
-        self._lock = threading.Lock()  # shards report from their own threads
-        if self.path.exists():
-            saved = torch.load(self.path, map_location="cpu", weights_only=True)
-            if saved.get("fingerprint") == fingerprint:
-                self.finished, self.current = saved["finished"], saved["current"]
-                log.info("resuming from %s (%d groups done)", self.path, len(self.finished))
-            else:
-                log.warning("ignoring %s: it belongs to another configuration", self.path)
-
-    def save(self) -> None:
-        with atomic_path(self.path) as tmp:
-            torch.save({"fingerprint": self.fingerprint, "finished": self.finished, "current": self.current}, tmp)
-        self._last_save = time.monotonic()
-
-    def in_progress(self, method: str) -> dict | None:
-        """The saved shards of `method`'s group ({"shards": [game indices], "states": [...]}), if any."""
-        return self.current if self.current is not None and self.current["method"] == method else None
-
-    def start_group(self, method: str, shards: list[list[int]], runs: list[GroupRun]) -> None:
-        self.current = {"method": method, "shards": shards, "states": [_snapshot(r.state_dict()) for r in runs]}
-
-    def on_block(self, shard: int):
-        def save_if_due(run: GroupRun) -> None:
-            # A copy: the other shards' threads go on while this one writes the file.
-            state = _snapshot(run.state_dict())
-            with self._lock:
-                self.current["states"][shard] = state
-                if time.monotonic() - self._last_save >= self.every:
-                    self.save()
-        return save_if_due
-
-    def finish_group(self, method: str, rows: list[dict], final: torch.Tensor) -> None:
-        self.finished[method] = {"rows": rows, "final": final.cpu()}
-        self.current = None
-        self.save()
-
-
-def _snapshot(state):
-    """A copy of a state dict that later training steps cannot change (tuples — the rows — are kept:
-    nothing changes them)."""
-    if isinstance(state, torch.Tensor):
-        return state.clone()
-    if isinstance(state, dict):
-        return {k: _snapshot(v) for k, v in state.items()}
-    if isinstance(state, list):
-        return [_snapshot(v) for v in state]
-    return state
 
 
 def shard_games(games: int, device: torch.device, latent_stats: bool) -> list[list[int]]:
@@ -547,7 +342,7 @@ def train_group(specs: list[GameSpec], config: TrainConfig, activation: Activati
                 for shard in shards]
     if saved is not None:
         for run, state in zip(runs, saved["states"]):
-            run.load_state_dict(_to_device(state, device))
+            run.load_state_dict(to_device(state, device))
         log.info("%s: resuming at step %s of %d", method, "/".join(str(r.step) for r in runs), config.steps)
     if checkpoint is not None:
         checkpoint.start_group(method, shards, runs)
@@ -581,13 +376,26 @@ def train_group(specs: list[GameSpec], config: TrainConfig, activation: Activati
     return rows, final
 
 
-CHECKPOINT_FORMAT = 2  # 2: the group in progress is saved per shard
-
-
-def fingerprint(config: TrainConfig, seeds: Sequence[int]) -> str:
-    """What a checkpoint must match to be resumed; the format guards installs without a git revision."""
-    return json.dumps({"config": config.to_dict(), "seeds": list(seeds), "revision": git_revision(),
-                       "format": CHECKPOINT_FORMAT}, sort_keys=True)
+def run_estimators(config: TrainConfig, seeds: Sequence[int], data: dict[int, torch.Tensor],
+                   star: dict[int, np.ndarray], activation: Activation, device: torch.device
+                   ) -> tuple[list[dict], dict[tuple[int, str, int], np.ndarray]]:
+    """The no-GAN estimators on the games' data — the yardstick, and Wu–Dimakis–Sanghavi for ReLU —
+    at every (seed, n): their metrics rows (step 0, final) and their estimates by (seed, method, n)."""
+    estimators = {"moment_inversion": lambda y: moment_inversion(y, activation)}
+    if activation.name == "relu":
+        estimators["wds"] = wds
+    rows, sigmas = [], {}
+    with intra_op_threads(1):  # estimates and their TV independent of the thread count, as the games'
+        for seed, n in product(seeds, config.samples):
+            for method, estimator in estimators.items():
+                start = time.perf_counter()
+                estimate = torch.as_tensor(estimator(data[seed][:n]), device=device)
+                values = measure(estimate[None], torch.as_tensor(star[seed], device=device)[None], [seed], config,
+                                 activation)
+                rows.append(_row(config, seed, n, method, "", "", 0, True, values, 0, "ok",
+                                 time.perf_counter() - start))
+                sigmas[(seed, method, n)] = estimate.cpu().numpy()
+    return rows, sigmas
 
 
 def train(config: TrainConfig, seeds: Sequence[int] | None = None, progress: bool | None = None,
@@ -611,26 +419,7 @@ def train(config: TrainConfig, seeds: Sequence[int] | None = None, progress: boo
         star[seed] = w_star @ w_star.T
         data[seed] = sample_target(activation, w_star, n_max, seed).to(device)
 
-    rows: list[dict] = []
-    sigmas: dict[tuple[int, str, int], np.ndarray] = {}
-
-    # No-GAN estimators on the same data: the yardstick, and Wu–Dimakis–Sanghavi for ReLU.
-    estimators = {"moment_inversion": lambda y: moment_inversion(y, activation)}
-    if activation.name == "relu":
-        estimators["wds"] = wds
-    with intra_op_threads(1):  # estimates and their TV independent of the thread count, as the games'
-        for seed, n in product(seeds, config.samples):
-            for method, estimator in estimators.items():
-                start = time.perf_counter()
-                estimate = torch.as_tensor(estimator(data[seed][:n]), device=device)
-                values = measure(estimate[None], torch.as_tensor(star[seed], device=device)[None], [seed], config,
-                                 activation)
-                row = _rows([GameSpec(seed, n, "", "")], 0, True, values, ["ok"], time.perf_counter() - start,
-                            config)[0]
-                row.update(method=method)
-                rows.append(row)
-                sigmas[(seed, method, n)] = estimate.cpu().numpy()
-
+    rows, sigmas = run_estimators(config, seeds, data, star, activation, device)
     for disc_name, dyn_name in product(config.discriminators, config.dynamics):
         specs = [GameSpec(seed, n, disc_name, dyn_name) for seed in seeds for n in config.samples]
         method = specs[0].method
@@ -649,12 +438,3 @@ def train(config: TrainConfig, seeds: Sequence[int] | None = None, progress: boo
     return TrainResult(pd.DataFrame(rows), star, sigmas, str(device))
 
 
-def _to_device(state, device):
-    """Move a saved state's tensors to the training device; generator states stay on the CPU."""
-    if isinstance(state, torch.Tensor):
-        return state.to(device)
-    if isinstance(state, dict):
-        return {k: (v if k == "generators" else _to_device(v, device)) for k, v in state.items()}
-    if isinstance(state, list):
-        return [_to_device(v, device) for v in state]
-    return state

@@ -20,7 +20,7 @@ class DiscriminatorsAblation:
     dims: list[int] = base.dims([8])
     seeds: list[int] = base.seeds([0, 1, 2])
     samples: list[int] = base.samples([20000])
-    train: dict = base.train({"dynamics": ["sgda"], "steps": 1500, "checkpoints": 16})
+    train: dict = base.train({"dynamics": ["sgda"], "steps": 1500, "eval_points": 16})
     families: dict[str, dict] = setting(
         {"linear": {"discriminators": ["linear"]}, "quadratic": {"discriminators": ["quadratic"]},
          "truncated": {"discriminators": ["truncated"]},

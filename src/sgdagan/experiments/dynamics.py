@@ -21,7 +21,7 @@ class DynamicsAblation:
     dims: list[int] = base.dims([4])
     seeds: list[int] = base.seeds([0, 1, 2])
     samples: list[int] = base.samples([10000])
-    train: dict = base.train({"steps": 1500, "checkpoints": 24, "averaging": "none"})
+    train: dict = base.train({"steps": 1500, "eval_points": 24, "averaging": "none"})
     target_tv: float = setting(0.1, "TV threshold of the steps-to-target measure (first checkpoint at or below "
                                "it).", exclusive_minimum=0, exclusive_maximum=1)
     methods: list[str] = setting(["sgda", "alt", "ttur", "omd", "eg", "pm", "co", "bilevel"],
@@ -63,7 +63,7 @@ def readme(tables: Tables) -> list[str]:
     shown = t[["activation", "dim", "n", "method", "lr_gen", "lr_disc", "tv_median", "steps_to_target",
                "reached", "diverged", "runs"]]
     return [f"Every method at every step-size setting of the grid (not only the best): final TV (median over "
-            f"seeds), steps to reach TV ≤ {target:g} (median over runs, at the log-spaced checkpoints; – where "
+            f"seeds), steps to reach TV ≤ {target:g} (median over runs, at the log-spaced evaluation steps; – where "
             "most runs never did) and the fraction of runs that reached it. Rows without step sizes are "
             "the no-GAN estimators on the same data.", "", markdown_table(shown), ""]
 
