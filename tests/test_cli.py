@@ -100,6 +100,10 @@ GOOD = ["--activation", "relu", "--dim", "2", "--seed", "0", "--samples", "100"]
     (("--discriminator", "wgan"), "--discriminator"),
     (("--dynamics", "adam"), "--dynamics"),
     (("--steps", "0"), "--steps"),
+    (("--seed", "-1"), "--seed"),
+    (("--samples", "100,,200"), "--samples"),
+    (("--dynamics", "sgda,bilevel"), "--dynamics"),  # with the mlp below: no best response
+    (("--discriminators", "mlp"), "--data-batch"),  # the setting to change, though left at its default
 ])
 def test_bad_arguments_exit_nonzero_with_one_line_naming_the_argument(tmp_path, changed, named):
     args = list(GOOD)
@@ -108,6 +112,8 @@ def test_bad_arguments_exit_nonzero_with_one_line_naming_the_argument(tmp_path, 
         args[args.index(flag) + 1] = value
     else:
         args += [flag, value]
+    if flag == "--dynamics" and "bilevel" in value:
+        args += ["--discriminators", "mlp", "--data-batch", "16"]
     result = run_cli(*args, "--out", str(tmp_path / "out"))
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
@@ -119,6 +125,10 @@ def test_bad_arguments_exit_nonzero_with_one_line_naming_the_argument(tmp_path, 
     ("lr_gen: fast\n", "lr_gen"),
     ("learning_rate: 0.1\n", "learning_rate"),
     ("- 1\n- 2\n", "mapping"),
+    ("lr_gen: 0.1\n\tsteps: 3\n", "not valid YAML"),  # a tab
+    ("lr_gen: [0.1\n", "not valid YAML"),
+    ("dynamics: sgda\n", "dynamics: expected a list"),
+    ("lr_gen: .nan\n", "lr_gen: expected a finite number"),
 ])
 def test_bad_config_files_are_named_in_one_line(tmp_path, content, named):
     config = tmp_path / "bad.yaml"
@@ -183,3 +193,43 @@ def test_a_checkpoint_from_another_configuration_is_ignored(tmp_path):
     assert second.returncode == 0 and "ignoring" in second.stderr
     a = pd.read_parquet(tmp_path / "a" / "metrics.parquet").drop(columns="wall_s")
     assert a.equals(pd.read_parquet(tmp_path / "b" / "metrics.parquet").drop(columns="wall_s"))
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_a_cuda_device_is_named_before_training(tmp_path):
+    result = run_cli(*GOOD, "--device", "cuda", "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "--device" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_out_that_is_a_file_is_named_before_training(tmp_path):
+    (tmp_path / "taken").write_text("")
+    result = run_cli(*GOOD, "--out", str(tmp_path / "taken"))
+    assert result.returncode == 2 and "argument --out" in result.stderr and "training" not in result.stderr
+
+
+def test_an_out_on_a_read_only_filesystem_is_named_before_training(tmp_path):
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a read-only filesystem here (needs root)")
+    try:
+        result = run_cli(*GOOD, "--out", str(mount / "cell"))
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+    assert result.returncode == 2 and "Read-only file system" in result.stderr
+    assert "training" not in result.stderr  # failed before the first game, not at the first write
+
+
+@pytest.mark.parametrize("garbage", [b"", b"not a torch file", b"PK\x03\x04 truncated zip"])
+def test_an_unreadable_checkpoint_is_ignored_and_the_run_equals_a_clean_one(tmp_path, garbage):
+    args = [*GOOD, "--steps", "30", "--eval-points", "2", "--tv-samples", "500"]
+    clean = run_cli(*args, "--out", str(tmp_path / "clean"))
+    (tmp_path / "cell").mkdir()
+    (tmp_path / "cell" / "checkpoint.pt").write_bytes(garbage)
+    resumed = run_cli(*args, "--out", str(tmp_path / "cell"))
+    assert clean.returncode == 0 and resumed.returncode == 0, resumed.stderr
+    assert "ignoring" in resumed.stderr and not (tmp_path / "cell" / "checkpoint.pt").exists()
+    columns = ["n", "method", "step", "tv", "frob_rel"]
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "clean" / "metrics.parquet")[columns],
+                                  pd.read_parquet(tmp_path / "cell" / "metrics.parquet")[columns])

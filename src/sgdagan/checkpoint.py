@@ -46,11 +46,18 @@ class Checkpoint:
         self._last_save = time.monotonic()
         self._lock = threading.Lock()  # shards report from their own threads
         if self.path.exists():
-            saved = torch.load(self.path, map_location="cpu", weights_only=True)
+            try:
+                saved = torch.load(self.path, map_location="cpu", weights_only=True)
+            except Exception as err:  # noqa: BLE001  (truncated, empty or foreign: any load failure)
+                log.warning("ignoring %s: unreadable (%s); training from the start", self.path,
+                            " ".join(str(err).split())[:200] or type(err).__name__)
+                saved = {}
+            if not isinstance(saved, dict):
+                saved = {}
             if saved.get("fingerprint") == fingerprint:
                 self.finished, self.current = saved["finished"], saved["current"]
                 log.info("resuming from %s (%d groups done)", self.path, len(self.finished))
-            else:
+            elif saved:
                 log.warning("ignoring %s: it belongs to another configuration", self.path)
 
     def save(self) -> None:

@@ -28,6 +28,7 @@ import logging
 import re
 import shutil
 import sys
+import tempfile
 import typing
 from pathlib import Path
 
@@ -35,7 +36,7 @@ import numpy as np
 import yaml
 
 from . import settings
-from .config import ConfigError, TrainConfig
+from .config import ConfigError, TrainConfig, read_settings_file
 from .provenance import atomic_path, provenance, utc_now
 from .sweep import run_sweep as train_variants
 from .sweep import variant_configs
@@ -108,6 +109,7 @@ def run_sweep(args: argparse.Namespace) -> None:
         configs = variant_configs(spec, args.activation, args.dim, args.seeds, args.samples)
     except ConfigError as err:
         _fail(f"argument --spec: {err}", command="sweep")
+    _check_writable(args.out, "sweep")
     metrics, device = train_variants(configs, args.seeds, args.out, args.checkpoint_every)
     record = provenance({"spec": spec, "activation": args.activation, "dim": args.dim, "seeds": args.seeds,
                          "samples": args.samples, "variants": {k: c.to_dict() for k, c in configs.items()}},
@@ -125,9 +127,9 @@ def run_train(args: argparse.Namespace) -> None:
     from .trainer import train  # torch-heavy import after the arguments are known to be good
 
     out: Path = args.out
+    _check_writable(out, "train")
     checkpoint = args.checkpoint or out / "checkpoint.pt"
     result = train(config, checkpoint=checkpoint, checkpoint_every=args.checkpoint_every)
-    out.mkdir(parents=True, exist_ok=True)
 
     arrays = {"sigma_star": result.sigma_star[config.seed]}
     arrays.update({f"{method}/n{n}": sigma for (_, method, n), sigma in result.sigmas.items()})
@@ -144,14 +146,38 @@ def run_train(args: argparse.Namespace) -> None:
 
 def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     given = {f.name: getattr(args, f.name) for f, _ in settings.fields(TrainConfig) if getattr(args, f.name) is not None}
+    from_file: dict = {}
     try:
-        return TrainConfig.from_sources(args.config, **given)
+        from_file = read_settings_file(args.config) if args.config is not None else {}
+        config = TrainConfig.from_sources(args.config, **given)
     except ConfigError as err:
         name = re.split(r"[.\[:]", str(err), maxsplit=1)[0]
-        detail = str(err).removeprefix(f"{name}: ")  # the flag names the setting
-        _fail(f"argument {_flag(name)}: {detail}" if name in given else f"argument --config: {err}")
-    except (OSError, ValueError) as err:  # unreadable or malformed --config file
+        if name in from_file and name not in given or name not in settings_names():
+            _fail(f"argument --config: {err}")
+        # Named as the flag that sets it, also where the value is a default a rule across settings rejects.
+        _fail(f"argument {_flag(name)}: {str(err).removeprefix(f'{name}: ')}")
+    except OSError as err:  # an unreadable --config file
         _fail(f"argument --config: {err}")
+    if config.device == "cuda":  # checked here, in the job: the host that plans a cluster run may have no GPU
+        import torch
+
+        if not torch.cuda.is_available():
+            _fail("argument --device: cuda, but torch sees no CUDA device here; use auto or cpu")
+    return config
+
+
+def settings_names() -> set[str]:
+    return {f.name for f, _ in settings.fields(TrainConfig)}
+
+
+def _check_writable(out: Path, command: str) -> None:
+    """--out is (or becomes) a directory this process can write: found before any training, not after."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        _fail(f"argument --out: cannot write there ({err.strerror or err})", command=command)
 
 
 def _fail(message: str, command: str = "train") -> None:

@@ -20,6 +20,17 @@ LR_SCALES = ("curvature", "none")
 AVERAGING = ("none", "tail")
 
 
+def read_settings_file(path: str | Path) -> dict:
+    """The mapping of settings a YAML file holds; a ConfigError in one line if it holds none."""
+    try:
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config: {path} is not valid YAML: {' '.join(str(err).split())}") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config: {path} must hold a mapping of settings")
+    return loaded
+
+
 @dataclass
 class TrainConfig:
     """Everything one `sgdagan train` call needs. Defaults are the tuned ones (benchmarks/efficiency.py).
@@ -96,12 +107,7 @@ class TrainConfig:
     @classmethod
     def from_sources(cls, yaml_path: str | Path | None = None, **overrides) -> "TrainConfig":
         """Defaults, then the YAML file, then explicit overrides (CLI flags); validated."""
-        values: dict = {}
-        if yaml_path is not None:
-            loaded = yaml.safe_load(Path(yaml_path).read_text()) or {}
-            if not isinstance(loaded, dict):
-                raise ConfigError(f"config: {yaml_path} must hold a mapping of settings")
-            values.update(loaded)
+        values = dict(read_settings_file(yaml_path)) if yaml_path is not None else {}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return build(cls, values)
 
