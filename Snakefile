@@ -54,6 +54,10 @@ include: "workflow/rules/ablations.smk"
 include: "workflow/rules/report.smk"
 
 
+onsuccess:
+    remove_stale_reports()
+
+
 rule all:
     input:
         experiments.final_outputs(config),

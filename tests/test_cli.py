@@ -9,6 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from sgdagan.choices import ESTIMATORS
+from sgdagan.tables import is_trained
+
 REQUIRED_COLUMNS = {"activation", "dim", "seed", "kappa", "n", "method", "step", "tv", "tv_se", "frob_rel",
                     "wall_s", "status"}
 
@@ -34,6 +37,7 @@ def test_metrics_table_has_one_row_per_n_method_checkpoint(tiny_run):
     assert REQUIRED_COLUMNS <= set(df.columns)
     methods = {"moment_inversion", "wds", "sgda/quadratic", "sgda/truncated", "alt/quadratic", "alt/truncated"}
     assert set(df.method) == methods  # wds: the Wu–Dimakis–Sanghavi baseline, for relu only
+    assert {m for m in df.method if not is_trained(m)} == set(ESTIMATORS)  # what analysis.yardstick offers
     assert not df.duplicated(["n", "method", "step"]).any()
     games = df[~df.method.isin(["moment_inversion", "wds"])]
     assert games.groupby(["n", "method"]).step.max().eq(40).all()
@@ -233,3 +237,10 @@ def test_an_unreadable_checkpoint_is_ignored_and_the_run_equals_a_clean_one(tmp_
     columns = ["n", "method", "step", "tv", "frob_rel"]
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "clean" / "metrics.parquet")[columns],
                                   pd.read_parquet(tmp_path / "cell" / "metrics.parquet")[columns])
+
+
+def test_a_sample_that_cannot_fit_in_memory_is_named_before_anything_is_allocated(tmp_path):
+    result = run_cli("--activation", "relu", "--dim", "2", "--seed", "0", "--samples", str(10**10),
+                     "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "--dim/--samples" in result.stderr and "MB" in result.stderr and not (tmp_path / "out").exists()

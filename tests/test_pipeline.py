@@ -274,7 +274,15 @@ def test_notebooks_run_on_their_own(tiny_run, tmp_path):
 @pytest.mark.slow
 def test_same_config_twice_gives_identical_tables(tiny_run, tmp_path):
     again = make_workdir(tmp_path / "again")
+    # What a run of another config (the default, with its ablations) left behind: removed on success.
+    stale = ["tables/dynamics.csv", "ablations.html", "ablations.ipynb", "figures/ablations/dynamics.png",
+             "figures/sample_complexity/old_figure.svg"]
+    for path in [*stale, "notes.txt"]:
+        (again / "reports" / path).parent.mkdir(parents=True, exist_ok=True)
+        (again / "reports" / path).write_text("stale")
     snakemake(again)
+    assert not [path for path in stale if (again / "reports" / path).exists()]
+    assert not (again / "reports/figures/ablations").exists() and (again / "reports/notes.txt").exists()
     first, second = tables(tiny_run), tables(again)
     assert first.keys() == second.keys() and len(first) >= 9
     for name in first:

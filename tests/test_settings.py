@@ -15,6 +15,7 @@ from sgdagan import choices
 from sgdagan.cli import _config_from_args, build_parser
 from sgdagan.config import TrainConfig
 from sgdagan.pipeline_config import PipelineConfig, default_config_text, load, schema_text
+from sgdagan.resources import estimated_peak_mb
 from sgdagan.settings import ConfigError, to_plain
 
 SCHEMA = yaml.safe_load(schema_text())
@@ -72,6 +73,7 @@ BAD = [
     ({"ablations": {"discriminators": {"families": {}}}}, "ablations.discriminators.families"),
     ({"ablations": {"condition": {"kappas": [0.5]}}}, "ablations.condition.kappas[0]"),
     ({"analysis": {"epsilons": [0.1]}}, "analysis.epsilons"),
+    ({"analysis": {"yardstick": "moment_inversoin"}}, "analysis.yardstick"),
     ({"analysis": {"ci_level": 1.0}}, "analysis.ci_level"),
     ({"resources": {"train": {"overrides": [{"dims": [0]}]}}}, "resources.train.overrides[0].dims[0]"),
     ({"resources": {"train": {"overrides": [{"memory": 10}]}}}, "resources.train.overrides[0].memory"),
@@ -103,6 +105,7 @@ def test_schema_and_loader_reject_the_same_configs_naming_the_key(change, key):
 @pytest.mark.parametrize("change, key", [
     ({"samples": {"tv_min": 0.6, "tv_max": 0.5}}, "samples.tv_min"),
     ({"report": {"headline_method": "alt/linear"}}, "report.headline_method"),
+    ({"analysis": {"yardstick": "wds"}}, "analysis.yardstick"),  # wds runs for relu only
     ({"ablations": {"dynamics": {"method_grids": {"omd": {"lr_gen": [0]}}}}},
      "ablations.dynamics.method_grids.omd.lr_gen[0]"),
     ({"ablations": {"dynamics": {"method_grids": {"omd": {"eta": [0.1]}}}}},
@@ -114,6 +117,23 @@ def test_rules_across_keys_name_the_key(change, key):
     assert str(err.value).startswith(f"{key}"), err.value
 
 
+def test_jobs_that_would_not_fit_their_memory_request_are_named_when_the_config_loads():
+    with pytest.raises(ConfigError, match=r"^dims\[1\]: a training job at d = 4096 .* above the 2000 MB"):
+        load(_merged({"dims": [4, 4096]}))
+    with pytest.raises(ConfigError, match=r"^dims\[0\]: .* above the 650 MB it requests for relu"):
+        load(_merged({"dims": [32], "resources": {"train": {"mem_mb": 650}}}))
+    load(_merged({"dims": [32], "resources": {"train": {"mem_mb": 650, "overrides": [{"dims": [32], "mem_mb": 900}]}}}))
+    with pytest.raises(ConfigError, match=r"^ablations.discriminators.dims: a sweep job at d = 2000"):
+        load(_merged({"ablations": {"discriminators": {"dims": [2000], "samples": [10**6]}}}))
+
+
+def test_the_memory_estimate_covers_the_measured_peaks_closely():
+    # Measured on the cluster preset (README): relu, 12 sample sizes up to the grid's largest n, B = 512.
+    for dim, n_max, measured_mb in [(64, 940000, 1800), (128, 3700000, 12000)]:
+        estimate = estimated_peak_mb(dim, n_max, 12, 20000, 512)
+        assert measured_mb <= estimate <= 1.3 * measured_mb
+
+
 def test_strings_are_read_as_the_numbers_their_keys_take():
     # YAML 1.1 reads 1e-3 as a string; Snakemake's --config passes list items as strings.
     config = load(_merged({"dims": ["2", "3"], "train": {"lr_gen": "1e-3", "latent_stats": "false", "steps": "10"}}))
@@ -121,8 +141,9 @@ def test_strings_are_read_as_the_numbers_their_keys_take():
     assert config.train.latent_stats is False and config.train.steps == 10
     with pytest.raises(ConfigError, match=r"^dims\[0\]: expected an integer, got '2.5'"):
         load(_merged({"dims": ["2.5"]}))
-    with pytest.raises(ConfigError, match="^train.lr_gen: expected a finite number"):
-        load(_merged({"train": {"lr_gen": float("nan")}}))
+    for infinite in (float("nan"), float("inf"), ".inf"):  # JSON schema cannot say "finite": the loader does
+        with pytest.raises(ConfigError, match="^train.lr_gen: expected a finite number"):
+            load(_merged({"train": {"lr_gen": infinite}}))
 
 
 def test_the_train_section_is_the_package_configuration():

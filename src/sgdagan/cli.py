@@ -38,6 +38,7 @@ import yaml
 from . import settings
 from .config import ConfigError, TrainConfig, read_settings_file
 from .provenance import atomic_path, provenance, utc_now
+from .resources import available_mb, estimated_peak_mb
 from .sweep import run_sweep as train_variants
 from .sweep import variant_configs
 
@@ -109,6 +110,8 @@ def run_sweep(args: argparse.Namespace) -> None:
         configs = variant_configs(spec, args.activation, args.dim, args.seeds, args.samples)
     except ConfigError as err:
         _fail(f"argument --spec: {err}", command="sweep")
+    for config in configs.values():
+        _check_memory(args.dim, args.samples, len(args.seeds) * len(args.samples), config, "sweep")
     _check_writable(args.out, "sweep")
     metrics, device = train_variants(configs, args.seeds, args.out, args.checkpoint_every)
     record = provenance({"spec": spec, "activation": args.activation, "dim": args.dim, "seeds": args.seeds,
@@ -127,6 +130,7 @@ def run_train(args: argparse.Namespace) -> None:
     from .trainer import train  # torch-heavy import after the arguments are known to be good
 
     out: Path = args.out
+    _check_memory(config.dim, config.samples, len(config.samples), config, "train")
     _check_writable(out, "train")
     checkpoint = args.checkpoint or out / "checkpoint.pt"
     result = train(config, checkpoint=checkpoint, checkpoint_every=args.checkpoint_every)
@@ -168,6 +172,15 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def settings_names() -> set[str]:
     return {f.name for f, _ in settings.fields(TrainConfig)}
+
+
+def _check_memory(dim: int, samples: list[int], games: int, config: TrainConfig, command: str) -> None:
+    """The job's estimated peak memory (resources.estimated_peak_mb) fits what this process may use."""
+    need = estimated_peak_mb(dim, max(samples), games, config.tv_samples, config.gen_batch)
+    have = available_mb()
+    if have is not None and need > have:
+        _fail(f"arguments --dim/--samples: d = {dim} with n up to {max(samples)} needs about {need} MB; "
+              f"{have} MB are available here", command=command)
 
 
 def _check_writable(out: Path, command: str) -> None:

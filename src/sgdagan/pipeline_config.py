@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .choices import ACTIVATIONS, YARDSTICK
+from .choices import ACTIVATIONS, ESTIMATORS, YARDSTICK
 from .config import TrainConfig
 from .experiments import ABLATIONS
 from .markdown import round_sig
+from .resources import estimated_peak_mb, train_resources
 from .tables import method_name
 from .settings import ConfigError, build, commented_yaml, json_schema, section, setting, to_plain
 
@@ -83,7 +84,8 @@ class Analysis:
                                     "median TV over seeds crosses ε) is computed and the exponents are fitted; "
                                     "keep them inside the range the sample grids span.", exclusive_minimum=0,
                                     exclusive_maximum=1, min_items=2)
-    yardstick: str = setting(YARDSTICK, "The no-GAN estimator every trained method is compared with.")
+    yardstick: str = setting(YARDSTICK, "The no-GAN estimator every trained method is compared with (wds runs "
+                             "for relu only).", choices=ESTIMATORS)
     bootstrap: int = setting(1000, "Bootstrap draws over seeds for every confidence interval; 0 = no "
                              "intervals.", minimum=0)
     bootstrap_seed: int = setting(0, "Seed of the bootstrap draws (fixed: identical tables run to run).",
@@ -170,7 +172,36 @@ class PipelineConfig:
         if headline is not None and headline not in self.trained_methods():
             raise ConfigError(f"report.headline_method: {headline!r} is not trained; "
                               f"choose one of {', '.join(self.trained_methods())}")
+        if self.analysis.yardstick == "wds" and set(self.activations) - {"relu"}:
+            raise ConfigError("analysis.yardstick: wds runs for relu only; with other activations use "
+                              "moment_inversion")
         self._check_sweep_variants()
+        self._check_memory()
+
+    def _check_memory(self) -> None:
+        """Every job fits the memory it requests (resources.estimated_peak_mb against resources.train)."""
+        requests = to_plain(self.resources.train)
+        for i, dim in enumerate(self.dims):
+            grid = self.samples.grid(dim)
+            need = estimated_peak_mb(dim, max(grid), len(grid), self.train.tv_samples, self.train.gen_batch)
+            for activation in self.activations:
+                have = train_resources(requests, activation, dim)["mem_mb"]
+                if need > have:
+                    raise ConfigError(
+                        f"dims[{i}]: a training job at d = {dim} (n up to {max(grid)}) needs about {need} MB, "
+                        f"above the {have} MB it requests for {activation}: raise resources.train.mem_mb (or an "
+                        "entry of resources.train.overrides), or lower the dims or the samples")
+        for name, experiment in ABLATIONS.items():
+            section = getattr(self.ablations, name)
+            if not (experiment.is_sweep and section.enabled):
+                continue
+            for dim in section.dims:
+                need = estimated_peak_mb(dim, max(section.samples), len(section.seeds) * len(section.samples),
+                                         self.train.tv_samples, self.train.gen_batch)
+                if need > requests["mem_mb"]:
+                    raise ConfigError(
+                        f"ablations.{name}.dims: a sweep job at d = {dim} needs about {need} MB, above the "
+                        f"{requests['mem_mb']} MB it requests (resources.train.mem_mb)")
 
     def _check_sweep_variants(self) -> None:
         """Every variant an enabled sweep will train is a valid TrainConfig: found now, not in its job."""

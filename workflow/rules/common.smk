@@ -2,9 +2,12 @@
 # (Functions only: the rules live in the other .smk files.)
 
 import os
+import shutil
+from pathlib import Path
 
 import yaml
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 from sgdagan import experiments
 from sgdagan.pipeline_config import load as load_pipeline_config
@@ -79,6 +82,18 @@ def notebook_parameters(wildcards, output):
     if wildcards.notebook == "ablations":
         params["experiments"] = ",".join(e.name for e in experiments.enabled(config)[1:])
     return " ".join(f"-p {k} {v}" for k, v in params.items())
+
+
+def remove_stale_reports():
+    """After a successful run: delete what a run of another config left in reports/ (its tables,
+    notebooks, figures), so that reports/ holds exactly this config's outputs."""
+    present = [str(p.relative_to("reports")) for p in Path("reports").rglob("*") if p.is_file()]
+    for path in experiments.stale_reports(config, present):
+        Path("reports", path).unlink()
+        logger.info(f"removed reports/{path}: not produced by this configuration")
+    for folder in Path("reports/figures").glob("*/"):
+        if folder.is_dir() and not any(p.suffix in (".png", ".svg") for p in folder.iterdir()):
+            shutil.rmtree(folder)
 
 
 # -- ablations trained as sweeps -----------------------------------------------------------------

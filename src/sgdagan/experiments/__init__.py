@@ -54,9 +54,26 @@ def caption(figure: str) -> str:
     return next(f.caption for e in (MAIN, *ABLATIONS.values()) for f in e.figures if f.name == figure)
 
 
+def stale_reports(config: Mapping, present: list[str]) -> list[str]:
+    """Of the files `present` under reports/ (paths relative to it), those this config does not
+    produce: tables, notebooks and figures of experiments it does not run (left by a run of another
+    config). Files the pipeline never writes are not touched."""
+    shown = notebooks(config)
+    wanted = {f"tables/{name}.csv" for name in tables(config)}
+    wanted |= {f"{notebook}.{ext}" for notebook in shown for ext in ("ipynb", "html")}
+    wanted |= {f"figures/{notebook}/{figure}.{ext}" for notebook, entry in shown.items()
+               for figure in entry["figures"] for ext in ("png", "svg")}
+    ours = [path for path in present
+            if path.startswith("tables/") and path.endswith(".csv")
+            or path.split(".")[0] in NOTEBOOK_TITLES and path.endswith((".ipynb", ".html"))
+            or path.startswith("figures/") and path.endswith((".png", ".svg"))]
+    return sorted(path for path in ours if path not in wanted)
+
+
 def final_outputs(config: Mapping) -> list[str]:
     """What `snakemake` builds by default: the README and every notebook of the report."""
     return ["reports/README.md"] + [f"reports/{notebook}.html" for notebook in notebooks(config)]
 
 
-__all__ = ["ABLATIONS", "MAIN", "Experiment", "Figure", "caption", "enabled", "final_outputs", "notebooks", "tables"]
+__all__ = ["ABLATIONS", "MAIN", "Experiment", "Figure", "caption", "enabled", "final_outputs", "notebooks",
+           "stale_reports", "tables"]
