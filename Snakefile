@@ -54,6 +54,9 @@ include: "workflow/rules/ablations.smk"
 include: "workflow/rules/report.smk"
 
 
+REBUILD_COUNTS = count_damaged_results()
+
+
 onsuccess:
     remove_stale_reports()
 

@@ -374,3 +374,29 @@ def test_diverged_games_are_reported_and_the_pipeline_completes(tmp_path):
     readme = (workdir / "reports/README.md").read_text()
     assert f"{2 * 2 * N_SAMPLES} of {2 * 2 * N_SAMPLES * 2} games diverged" in readme
     assert (workdir / "reports/sample_complexity.html").exists()
+
+
+@pytest.mark.slow
+def test_damaged_or_lost_results_are_rebuilt_by_the_next_plain_run(tiny_run, tmp_path):
+    """A result truncated in place (its old timestamp kept), one deleted, a table emptied: the next
+    plain run rebuilds each with everything downstream, instead of "Nothing to be done"."""
+    workdir = tmp_path / "damaged"
+    shutil.copytree(tiny_run, workdir, symlinks=True)
+    assert planned_jobs(workdir) == {}
+    cell = train_outputs(workdir)[0]
+    stamp = cell.stat().st_mtime_ns
+    with open(cell, "r+b") as fh:
+        fh.truncate(cell.stat().st_size // 2)
+    os.utime(cell, ns=(stamp, stamp))
+    plan = planned_jobs(workdir)
+    assert plan["train"] == 1 and plan["aggregate"] == plan["analyze"] == plan["report_readme"] == 1
+
+    shutil.rmtree(train_outputs(workdir)[-1].parent)  # a whole cell lost as well
+    (workdir / "reports/tables/efficiency.csv").write_text("")
+    plan = planned_jobs(workdir)
+    assert plan["train"] == 2 and plan["analyze"] == 1
+    snakemake(workdir)
+    assert planned_jobs(workdir) == {}  # rebuilt once; the next run has nothing to do
+    assert tables(workdir) == tables(tiny_run)
+    rebuilt, original = (pd.read_parquet(path).drop(columns="wall_s") for path in (cell, tiny_run / cell.relative_to(workdir)))
+    pd.testing.assert_frame_equal(rebuilt, original)

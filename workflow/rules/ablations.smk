@@ -9,6 +9,7 @@ rule sweep_spec:
     output:
         f"{SWEEP_DIR}/spec.yaml",
     params:
+        rebuilds=rebuilds(f"{SWEEP_DIR}/spec.yaml"),
         text=lambda wildcards: sweep_spec_yaml(wildcards.experiment, wildcards.group),
     log:
         "logs/ablations/{experiment}/{group}/spec.log",
@@ -25,6 +26,7 @@ rule sweep:
         metrics=SWEEP_METRICS,
         provenance=f"{SWEEP_DIR}/{{activation}}/d{{dim}}/provenance.json",
     params:
+        rebuilds=rebuilds(SWEEP_METRICS, SWEEP_METRICS.replace("metrics.parquet", "provenance.json")),
         seeds=lambda wildcards: ",".join(map(str, config["ablations"][wildcards.experiment]["seeds"])),
         samples=lambda wildcards: ",".join(map(str, config["ablations"][wildcards.experiment]["samples"])),
         outdir=lambda wildcards, output: os.path.dirname(output.metrics),
@@ -53,6 +55,7 @@ rule ablation_tables:
         "reports/tables/{experiment}.csv",
         "reports/tables/{experiment}_steps.csv",
     params:
+        rebuilds=lambda wildcards: rebuilds(sweep_outputs(wildcards.experiment), "reports/tables/{experiment}.csv", "reports/tables/{experiment}_steps.csv")(wildcards),
         settings=lambda wildcards: config["ablations"][wildcards.experiment],
     log:
         "logs/ablations/{experiment}/tables.log",
@@ -68,6 +71,7 @@ rule bilinear:
         "reports/tables/bilinear.csv",
         "reports/tables/bilinear_boundaries.csv",
     params:
+        rebuilds=rebuilds("reports/tables/bilinear.csv", "reports/tables/bilinear_boundaries.csv"),
         settings=config["ablations"]["bilinear"],
     log:
         "logs/ablations/bilinear.log",

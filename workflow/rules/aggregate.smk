@@ -10,6 +10,7 @@ rule aggregate:
         csv="results/metrics.csv",
         provenance="results/provenance.json",
     params:
+        rebuilds=rebuilds(*(train_cells(p) for p in TRAIN_OUTPUTS), *AGGREGATE_OUTPUTS),
         # Written by each train job as it finishes (not rule outputs, so read if present).
         benchmarks=train_cells("results/benchmarks/train/{activation}/d{dim}/s{seed}.tsv"),
     log:

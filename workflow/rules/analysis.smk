@@ -27,6 +27,7 @@ rule analyze:
         ),
         diverged="reports/tables/diverged.csv",
     params:
+        rebuilds=rebuilds(AGGREGATE_OUTPUTS[0], [f"reports/tables/{t}.csv" for t in experiments.MAIN.tables]),
         epsilons=config["analysis"]["epsilons"],
         yardstick=config["analysis"]["yardstick"],
         bootstrap=config["analysis"]["bootstrap"],

@@ -1,6 +1,7 @@
 # Helpers shared by the rules: the config, the fan-out, the sample grids and the report registry.
 # (Functions only: the rules live in the other .smk files.)
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -9,7 +10,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
-from sgdagan import experiments
+from sgdagan import experiments, integrity
 from sgdagan.pipeline_config import load as load_pipeline_config
 from sgdagan.resources import train_resources
 from sgdagan.settings import ConfigError, to_plain
@@ -34,6 +35,8 @@ def load_config(cfg):
 # -- the training fan-out -----------------------------------------------------------------------
 
 TRAIN_DIR = "results/train/{activation}/d{dim}/s{seed}"
+TRAIN_OUTPUTS = [f"{TRAIN_DIR}/metrics.parquet", f"{TRAIN_DIR}/sigma.npz", f"{TRAIN_DIR}/provenance.json"]
+AGGREGATE_OUTPUTS = ["results/metrics.parquet", "results/metrics.csv", "results/provenance.json"]
 
 
 def train_job_resources(wildcards):
@@ -94,6 +97,53 @@ def remove_stale_reports():
     for folder in Path("reports/figures").glob("*/"):
         if folder.is_dir() and not any(p.suffix in (".png", ".svg") for p in folder.iterdir()):
             shutil.rmtree(folder)
+
+
+def pipeline_results():
+    """Every file under results/ and reports/tables/ this config's jobs write."""
+    files = ["results/train_config.yaml", *AGGREGATE_OUTPUTS]
+    for pattern in TRAIN_OUTPUTS:
+        files += train_cells(pattern)
+    for experiment in SWEEP_EXPERIMENTS:
+        if config["ablations"][experiment]["enabled"]:
+            outputs = sweep_outputs(experiment)
+            files += outputs + [p.replace("metrics.parquet", "provenance.json") for p in outputs]
+    return files + [f"reports/tables/{name}.csv" for name in experiments.tables(config)]
+
+
+REBUILDS = "results/rebuilds.json"
+
+
+def count_damaged_results():
+    """{path: times found damaged}: after this call, every result under results/ or reports/tables/
+    that is truncated or unreadable, or (once a run has kept results here) deleted, counts once more, in
+    results/rebuilds.json. Each job has the count of its files as a param (`rebuilds`): a new count
+    reruns it, and everything downstream with it, where Snakemake alone would keep the file (an old
+    timestamp) or skip it (what reads it looks up to date)."""
+    counts = json.loads(Path(REBUILDS).read_text()) if integrity.is_whole(REBUILDS) else {}
+    if workflow.remote_exec or workflow.subprocess_exec:
+        return counts  # a job's own process (e.g. on a Slurm node): the main one has counted
+    results_kept = Path("results").is_dir() and any(Path("results").iterdir())  # by an earlier run here
+    found = integrity.damaged(pipeline_results(), count_missing=results_kept)
+    if found:
+        logger.warning(f"rebuilding {len(found)} missing or damaged results: {', '.join(found[:5])}"
+                       + (", ..." if len(found) > 5 else ""))
+        for path in found:
+            counts[path] = counts.get(path, 0) + 1
+        Path(REBUILDS).parent.mkdir(parents=True, exist_ok=True)
+        Path(f"{REBUILDS}.tmp").write_text(json.dumps(counts, indent=1, sort_keys=True) + "\n")
+        os.replace(f"{REBUILDS}.tmp", REBUILDS)
+    return counts
+
+
+def rebuilds(*patterns):
+    """A job's param `rebuilds`: how often the files `patterns` name (its inputs that may be lost and
+    its outputs, formatted with its wildcards) were found damaged. A function of the wildcards alone,
+    as Snakemake records and compares only those (not functions of input or output)."""
+    def count(wildcards):
+        paths = [path for pattern in patterns for path in ([pattern] if isinstance(pattern, str) else pattern)]
+        return sum(REBUILD_COUNTS.get(path.format(**dict(wildcards.items())), 0) for path in paths)
+    return count
 
 
 # -- ablations trained as sweeps -----------------------------------------------------------------

@@ -6,6 +6,7 @@ rule train_config:
     output:
         "results/train_config.yaml",
     params:
+        rebuilds=rebuilds("results/train_config.yaml"),
         text=train_yaml(config),
     log:
         "logs/train_config.log",
@@ -23,6 +24,7 @@ rule train:
         sigma=f"{TRAIN_DIR}/sigma.npz",
         provenance=f"{TRAIN_DIR}/provenance.json",
     params:
+        rebuilds=rebuilds(*TRAIN_OUTPUTS),
         samples=lambda wildcards: ",".join(map(str, samples_for(wildcards.dim))),
         outdir=lambda wildcards, output: os.path.dirname(output.metrics),
     log:
