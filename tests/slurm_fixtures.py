@@ -1,9 +1,8 @@
 """Pytest fixtures and helpers for tests that run the pipeline on a real Slurm cluster.
 
 The cluster is the single-node one that ``tests/slurm/cluster.sh`` starts from Debian's
-packages (see tests/slurm/README.md). Use from a test module::
-
-    from slurm_fixtures import slurm_cluster, slurm_profile_args  # noqa: F401
+packages (see tests/slurm/README.md). tests/conftest.py provides the fixtures to every test
+module (a pytest session elsewhere loads them with ``-p tests.slurm_fixtures``)::
 
     @pytest.mark.slurm
     def test_on_slurm(slurm_profile_args, tmp_path):

@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from workdirs import make_workdir
 
 from sgdagan.ablations import steps_table, summary_table, tidy_sweeps
+
+from .workdirs import make_workdir
 
 CONFIGS = ("tiny.yaml", "tiny_ablations.yaml")
 

@@ -7,13 +7,14 @@ import copy
 
 import pandas as pd
 import pytest
-from workdirs import REPO, merged_config
 
 from sgdagan import experiments
 from sgdagan.config import TrainConfig
 from sgdagan.pipeline_config import PipelineConfig, load
 from sgdagan.report import _ablations_section
 from sgdagan.settings import ConfigError, build, to_plain
+
+from .workdirs import REPO, merged_config
 
 DEFAULT = to_plain(PipelineConfig())
 

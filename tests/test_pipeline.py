@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 import yaml
 from sgdagan.resources import train_resources
-from workdirs import DATA, REPO, job_stats, make_workdir, tables
+
+from .workdirs import DATA, REPO, job_stats, make_workdir, tables
 
 TINY = yaml.safe_load((DATA / "tiny.yaml").read_text())
 TRAIN_TIMEOUT = 900

@@ -7,7 +7,8 @@ import shutil
 import subprocess
 import sys
 
-from workdirs import REPO
+from .workdirs import REPO
+
 
 
 def _revision(checkout) -> str:

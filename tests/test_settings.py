@@ -9,7 +9,6 @@ import copy
 import jsonschema
 import pytest
 import yaml
-from workdirs import REPO, merged_config
 
 from sgdagan import choices
 from sgdagan.cli import _config_from_args, build_parser
@@ -17,6 +16,8 @@ from sgdagan.config import TrainConfig
 from sgdagan.pipeline_config import PipelineConfig, default_config_text, load, schema_text
 from sgdagan.resources import estimated_peak_mb
 from sgdagan.settings import ConfigError, to_plain
+
+from .workdirs import REPO, merged_config
 
 SCHEMA = yaml.safe_load(schema_text())
 

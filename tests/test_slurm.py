@@ -28,20 +28,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from workdirs import DATA, REPO, job_stats, make_workdir, tables
 
-from slurm_fixtures import (  # noqa: F401  (fixtures are used by name)
+from .slurm_fixtures import (
     CLUSTER_SH,
     CLUSTER_SPECIFIC,
     SLURM_CONF,
     USER_PROFILE,
     SlurmCluster,
-    skip_reason,
     leftover_pids,
     popen_snakemake,
-    slurm_cluster,
-    slurm_profile_args,
+    skip_reason,
 )
+from .workdirs import DATA, REPO, job_stats, make_workdir, tables
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -225,7 +223,6 @@ def test_cluster_is_stopped_when_a_test_fails(tmp_path):
     inner = tmp_path / "test_inner.py"
     inner.write_text(textwrap.dedent("""
         import subprocess, time
-        from slurm_fixtures import slurm_cluster  # noqa: F401
 
         def test_fails_while_a_job_runs(slurm_cluster):
             job = subprocess.run(["sbatch", "--parsable", "--gpus=1", "--time=5",
@@ -241,9 +238,10 @@ def test_cluster_is_stopped_when_a_test_fails(tmp_path):
             assert False, "deliberate failure with job " + job + " running"
     """))
     env = {k: v for k, v in os.environ.items() if k != "SLURM_CONF"}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "tests"), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
     t0 = time.monotonic()
-    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(inner)],
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.slurm_fixtures",
+                          str(inner)],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     report_timing("inner session: cluster up, failing test, cluster down", time.monotonic() - t0)
     text = out.stdout + out.stderr

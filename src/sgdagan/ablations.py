@@ -34,7 +34,7 @@ def tidy_sweeps(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     estimators[["lr_gen", "lr_disc"]] = np.nan
     estimators = estimators.drop_duplicates(["activation", "dim", "kappa", "n", "seed", "method", "step"])
     table = pd.concat([table[trained], estimators], ignore_index=True)
-    failed = diverged(table)
+    failed = table["diverged"] = diverged(table)
     table["tv"] = table["tv"].where(~failed, DIVERGED_TV)
     table["frob_abs"] = table["frob_abs"].where(~failed, np.inf)
     return table.sort_values(KEYS + ["seed", "step"], na_position="first", ignore_index=True)
@@ -61,7 +61,7 @@ def summary_table(table: pd.DataFrame, target_tv: float | None = None) -> pd.Dat
     final = table[table["final"]]
     grouped = final.groupby(KEYS, dropna=False, sort=True)
     out = pd.concat([grouped["seed"].size().rename("runs"),
-                     grouped["status"].agg(lambda s: int((s != "ok").sum())).rename("diverged"),
+                     grouped["diverged"].sum().astype("int64"),
                      _spread(grouped, "tv"), _spread(grouped, "frob_abs"),
                      grouped["frob_rel"].median().rename("frob_rel_median")], axis=1).reset_index()
     if target_tv is not None:
