@@ -4,6 +4,8 @@ the targets, the tables, the notebooks and the README get."""
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -106,3 +108,57 @@ def test_the_readme_has_a_section_per_enabled_ablation_in_registry_order():
     assert headings == ["## Ablations", "### Game dynamics on the GAN", "### Condition number"]
     assert "steps to reach TV ≤ 0.2" in "\n".join(lines) and "| κ=1 |" in "\n".join(lines)
     assert _ablations_section({}, _without_ablations()) == []
+
+
+NEW_EXPERIMENT = '''
+from dataclasses import dataclass
+
+from sgdagan import experiments
+from sgdagan.experiments import base
+from sgdagan.settings import setting
+
+
+@dataclass
+class PenaltyAblation:
+    """TV against the discriminator's penalty λ."""
+
+    enabled: bool = setting(False, base.ENABLED)
+    activations: list[str] = base.activations(["tanh"])
+    dims: list[int] = base.dims([4])
+    seeds: list[int] = base.seeds([0, 1])
+    samples: list[int] = base.samples([2000])
+    train: dict = base.train({"dynamics": ["sgda"]})
+    penalties: list[float] = setting([0.1, 1.0], "Penalties λ, one variant each.", exclusive_minimum=0, min_items=1)
+
+
+experiments.ABLATIONS["penalty"] = base.Experiment(
+    name="penalty", title="Discriminator penalty", settings=PenaltyAblation,
+    variant_groups=lambda s: {"penalties": {f"penalty={p:g}": {"penalty": p} for p in s.penalties}},
+    build_tables=base.sweep_tables("penalty"), readme=lambda tables: ["(its table)", ""],
+    tables={"penalty": "ablation: final TV per penalty", "penalty_steps": "ablation: TV against step per penalty"},
+    figures=(base.Figure("penalty", "ablations", "Median TV against λ, one line per method; band: quartiles."),))
+
+from sgdagan.pipeline_config import load, schema_text  # built from the registry as it now stands
+
+config = load({"ablations": {"penalty": {"enabled": True}}})
+assert config.ablations.penalty.penalties == [0.1, 1.0] and "penalty:" in schema_text()
+plain = __import__("sgdagan.settings", fromlist=["to_plain"]).to_plain(config)
+assert experiments.tables(plain)[-2:] == ["penalty", "penalty_steps"]
+assert "penalty" in experiments.notebooks(plain)["ablations"]["figures"]
+try:
+    load({"ablations": {"penalty": {"enabled": True, "train": {"steps": 0}}}})
+except ValueError as err:
+    assert str(err).startswith("ablations.penalty.train.steps: must be >= 1"), err
+else:
+    raise AssertionError("a bad variant was accepted")
+print("ok")
+'''
+
+
+def test_a_new_experiment_is_one_declaration(tmp_path):
+    """An experiment declared in one place (its config section, variants, tables, caption) gets a
+    config section with defaults and checks, the schema, its tables and its figure in the report."""
+    script = tmp_path / "new_experiment.py"
+    script.write_text(NEW_EXPERIMENT)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
