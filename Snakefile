@@ -20,6 +20,7 @@ include: "workflow/rules/common.smk"
 
 
 SETTINGS = load_config(config)
+RUN_LOCK_HANDLE = hold_run_lock()
 NOTEBOOKS = experiments.notebooks(config)
 
 

@@ -401,3 +401,22 @@ def test_damaged_or_lost_results_are_rebuilt_by_the_next_plain_run(tiny_run, tmp
     assert tables(workdir) == tables(tiny_run)
     rebuilt, original = (pd.read_parquet(path).drop(columns="wall_s") for path in (cell, tiny_run / cell.relative_to(workdir)))
     pd.testing.assert_frame_equal(rebuilt, original)
+
+
+@pytest.mark.slow
+def test_a_second_run_in_the_same_directory_stops_at_once_naming_the_first(tmp_path):
+    workdir = make_workdir(tmp_path / "busy")
+    with open(workdir / "first.log", "w") as log:
+        first = subprocess.Popen(snakemake_cmd(), cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not list((workdir / "results/train").glob("*/d*/s*")) and time.monotonic() < deadline:
+            time.sleep(0.1)  # the first run's training jobs have started
+        second = snakemake(workdir, check=False, timeout=120)
+        assert first.poll() is None, "the first run ended before the second started"
+    finally:
+        assert first.wait(timeout=TRAIN_TIMEOUT) == 0, (workdir / "first.log").read_text()[-3000:]
+    assert second.returncode != 0
+    assert f"another Snakemake run (pid {first.pid}" in second.stderr, second.stderr[-2000:]
+    assert "Incomplete" not in second.stdout + second.stderr
+    assert planned_jobs(workdir) == {}  # the first run finished untouched; the lock went with it

@@ -1,9 +1,12 @@
 # Helpers shared by the rules: the config, the fan-out, the sample grids and the report registry.
 # (Functions only: the rules live in the other .smk files.)
 
+import fcntl
 import json
 import os
 import shutil
+import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -109,6 +112,33 @@ def pipeline_results():
             outputs = sweep_outputs(experiment)
             files += outputs + [p.replace("metrics.parquet", "provenance.json") for p in outputs]
     return files + [f"reports/tables/{name}.csv" for name in experiments.tables(config)]
+
+
+RUN_LOCK = ".snakemake/sgdagan-run.lock"
+DRY_RUN_FLAGS = {"-n", "--dry-run", "--dryrun"}
+
+
+def hold_run_lock():
+    """An exclusive lock on this directory for this run's lifetime, taken before any job is planned:
+    a second run here stops at once, saying so (Snakemake's own lock comes after its check for
+    incomplete files, which blames the first run's files in progress). The OS drops the lock with
+    the process, so a killed run leaves none behind. Dry runs and a job's own process do not lock."""
+    if workflow.remote_exec or workflow.subprocess_exec or DRY_RUN_FLAGS & set(sys.argv):
+        return None
+    Path(RUN_LOCK).parent.mkdir(exist_ok=True)
+    handle = open(RUN_LOCK, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        raise WorkflowError(f"another Snakemake run ({handle.read().strip() or 'pid unknown'}) is working in this "
+                            "directory: wait for it to finish (two runs here would write the same files)") from None
+    except OSError:
+        return handle  # a filesystem without flock: Snakemake's own lock still applies
+    handle.truncate(0)
+    handle.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    handle.flush()
+    return handle
 
 
 REBUILDS = "results/rebuilds.json"
