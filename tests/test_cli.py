@@ -225,6 +225,20 @@ def test_an_out_on_a_read_only_filesystem_is_named_before_training(tmp_path):
     assert "training" not in result.stderr  # failed before the first game, not at the first write
 
 
+def test_an_out_on_a_full_filesystem_is_named_before_training(tmp_path):
+    mount = tmp_path / "full"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a filesystem here (needs root)")
+    try:
+        (mount / "filler").write_bytes(bytes(400 * 1024))  # what is left is less than a megabyte
+        result = run_cli(*GOOD, "--out", str(mount / "cell"))
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+    assert result.returncode == 2 and "No space left on device" in result.stderr
+    assert "training" not in result.stderr
+
+
 @pytest.mark.parametrize("garbage", [b"", b"not a torch file", b"PK\x03\x04 truncated zip"])
 def test_an_unreadable_checkpoint_is_ignored_and_the_run_equals_a_clean_one(tmp_path, garbage):
     args = [*GOOD, "--steps", "30", "--eval-points", "2", "--tv-samples", "500"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import shutil
 import sys
@@ -184,11 +185,14 @@ def _check_memory(dim: int, samples: list[int], games: int, config: TrainConfig,
 
 
 def _check_writable(out: Path, command: str) -> None:
-    """--out is (or becomes) a directory this process can write: found before any training, not after."""
+    """--out is (or becomes) a directory this process can write, with room for at least a megabyte:
+    found before any training, not at the first write after it."""
     try:
         out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
-            pass
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-") as probe:
+            probe.write(bytes(2**20))
+            probe.flush()
+            os.fsync(probe.fileno())
     except OSError as err:
         _fail(f"argument --out: cannot write there ({err.strerror or err})", command=command)
 

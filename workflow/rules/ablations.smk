@@ -7,9 +7,9 @@
 
 rule sweep_spec:
     output:
-        f"{SWEEP_DIR}/spec.yaml",
+        SWEEP_SPEC,
     params:
-        rebuilds=rebuilds(f"{SWEEP_DIR}/spec.yaml"),
+        rebuilds=rebuilds(SWEEP_SPEC),
         text=lambda wildcards: sweep_spec_yaml(wildcards.experiment, wildcards.group),
     log:
         "logs/ablations/{experiment}/{group}/spec.log",
@@ -21,7 +21,7 @@ rule sweep_spec:
 
 rule sweep:
     input:
-        spec=f"{SWEEP_DIR}/spec.yaml",
+        spec=SWEEP_SPEC,
     output:
         metrics=SWEEP_METRICS,
         provenance=f"{SWEEP_DIR}/{{activation}}/d{{dim}}/provenance.json",

@@ -111,6 +111,7 @@ def pipeline_results():
         if config["ablations"][experiment]["enabled"]:
             outputs = sweep_outputs(experiment)
             files += outputs + [p.replace("metrics.parquet", "provenance.json") for p in outputs]
+            files += [SWEEP_SPEC.format(experiment=experiment, group=group) for group in sweep_groups(experiment)]
     return files + [f"reports/tables/{name}.csv" for name in experiments.tables(config)]
 
 
@@ -181,6 +182,7 @@ def rebuilds(*patterns):
 SWEEP_EXPERIMENTS = [name for name, e in experiments.ABLATIONS.items() if e.is_sweep]
 SWEEP_DIR = "results/ablations/{experiment}/{group}"
 SWEEP_METRICS = f"{SWEEP_DIR}/{{activation}}/d{{dim}}/metrics.parquet"
+SWEEP_SPEC = f"{SWEEP_DIR}/spec.yaml"
 
 
 def ablation_settings(experiment):
