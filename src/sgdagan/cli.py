@@ -26,7 +26,6 @@ import argparse
 import json
 import logging
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -150,14 +149,15 @@ def run_train(args: argparse.Namespace) -> None:
 
 
 def _config_from_args(args: argparse.Namespace) -> TrainConfig:
-    given = {f.name: getattr(args, f.name) for f, _ in settings.fields(TrainConfig) if getattr(args, f.name) is not None}
+    names = [f.name for f, _ in settings.fields(TrainConfig)]
+    given = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     from_file: dict = {}
     try:
         from_file = read_settings_file(args.config) if args.config is not None else {}
-        config = TrainConfig.from_sources(args.config, **given)
+        config = settings.build(TrainConfig, {**from_file, **given})
     except ConfigError as err:
-        name = re.split(r"[.\[:]", str(err), maxsplit=1)[0]
-        if name in from_file and name not in given or name not in settings_names():
+        name = err.setting
+        if name not in names or name in from_file and name not in given:
             _fail(f"argument --config: {err}")
         # Named as the flag that sets it, also where the value is a default a rule across settings rejects.
         _fail(f"argument {_flag(name)}: {str(err).removeprefix(f'{name}: ')}")
@@ -169,10 +169,6 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
         if not torch.cuda.is_available():
             _fail("argument --device: cuda, but torch sees no CUDA device here; use auto or cpu")
     return config
-
-
-def settings_names() -> set[str]:
-    return {f.name for f, _ in settings.fields(TrainConfig)}
 
 
 def _check_memory(dim: int, samples: list[int], games: int, config: TrainConfig, command: str) -> None:

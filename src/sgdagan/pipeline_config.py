@@ -191,12 +191,9 @@ class PipelineConfig:
                         f"dims[{i}]: a training job at d = {dim} (n up to {max(grid)}) needs about {need} MB, "
                         f"above the {have} MB it requests for {activation}: raise resources.train.mem_mb (or an "
                         "entry of resources.train.overrides), or lower the dims or the samples")
-        for name, experiment in ABLATIONS.items():
-            section = getattr(self.ablations, name)
-            if not (experiment.is_sweep and section.enabled):
-                continue
-            for dim in section.dims:
-                need = estimated_peak_mb(dim, max(section.samples), len(section.seeds) * len(section.samples),
+        for name, _, sweep in self.enabled_sweeps():
+            for dim in sweep.dims:
+                need = estimated_peak_mb(dim, max(sweep.samples), len(sweep.seeds) * len(sweep.samples),
                                          self.train.tv_samples, self.train.gen_batch)
                 if need > requests["mem_mb"]:
                     raise ConfigError(
@@ -206,20 +203,23 @@ class PipelineConfig:
     def _check_sweep_variants(self) -> None:
         """Every variant an enabled sweep will train is a valid TrainConfig: found now, not in its job."""
         train = to_plain(self.train, nested=True)
-        for name, experiment in ABLATIONS.items():
-            section = getattr(self.ablations, name)
-            if not (experiment.is_sweep and section.enabled):
-                continue
-            for variants in experiment.variant_groups(section).values():
+        for name, experiment, sweep in self.enabled_sweeps():
+            for variants in experiment.variant_groups(sweep).values():
                 for variant, settings in variants.items():
                     try:
-                        build(TrainConfig, {**train, **section.train, **settings}, nested=True)
+                        build(TrainConfig, {**train, **sweep.train, **settings}, nested=True)
                     except ConfigError as err:
-                        key = str(err).split(":", 1)[0].split(".")[0].split("[")[0]
-                        if key in section.train:
+                        if err.setting in sweep.train:
                             raise ConfigError(f"ablations.{name}.train.{err}") from None
                         raise ConfigError(f"ablations.{name}.{experiment.variants_key} (variant {variant!r}): "
                                           f"{err}") from None
+
+    def enabled_sweeps(self):
+        """(name, experiment, its config section) of each enabled ablation trained by sweep jobs."""
+        for name, experiment in ABLATIONS.items():
+            sweep = getattr(self.ablations, name)
+            if experiment.is_sweep and sweep.enabled:
+                yield name, experiment, sweep
 
     def trained_methods(self) -> list[str]:
         """Methods the training jobs produce besides the estimators: '{dynamics}/{discriminator}'."""

@@ -17,7 +17,7 @@ from .markdown import markdown_table, with_ci
 def _ablations_section(tables: Mapping[str, pd.DataFrame], config: Mapping) -> list[str]:
     """Each enabled ablation's headline numbers (full tables in tables/, figures in ablations.html)."""
     lines = []
-    for experiment in experiments.enabled(config)[1:]:
+    for experiment in experiments.enabled_ablations(config):
         lines += [f"### {experiment.title}", "", *experiment.readme(tables)]
     return (["## Ablations", "", "Figures and methods: [ablations.html](ablations.html).", ""] + lines) if lines else []
 

@@ -27,6 +27,11 @@ import yaml
 class ConfigError(ValueError):
     """A bad setting; the message starts with the setting's path (e.g. train.lr_gen)."""
 
+    @property
+    def setting(self) -> str:
+        """The first name of the path: the setting (or section) the error is about."""
+        return re.split(r"[.\[:]", str(self), maxsplit=1)[0]
+
 
 _INT = re.compile(r"^[-+]?\d+$")
 _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
@@ -191,7 +196,7 @@ _JSON_LIMITS = {"minimum": "minimum", "exclusive_minimum": "exclusiveMinimum", "
                 "exclusive_maximum": "exclusiveMaximum", "choices": "enum"}
 
 
-def json_schema(cls: type, description: str | None = None) -> dict:
+def json_schema(cls: type) -> dict:
     """The JSON schema of a settings dataclass: descriptions, types, limits and defaults."""
     instance = cls()
     properties = {}
@@ -204,7 +209,7 @@ def json_schema(cls: type, description: str | None = None) -> dict:
         elif not f.metadata.get("optional"):
             sub["default"] = to_plain(getattr(instance, f.name))
         properties[f.name] = sub
-    return {"description": description or _doc(cls), "type": "object", "additionalProperties": False,
+    return {"description": _doc(cls), "type": "object", "additionalProperties": False,
             "properties": properties}
 
 

@@ -24,9 +24,9 @@ rule sweep:
         spec=SWEEP_SPEC,
     output:
         metrics=SWEEP_METRICS,
-        provenance=f"{SWEEP_DIR}/{{activation}}/d{{dim}}/provenance.json",
+        provenance=SWEEP_PROVENANCE,
     params:
-        rebuilds=rebuilds(SWEEP_METRICS, SWEEP_METRICS.replace("metrics.parquet", "provenance.json")),
+        rebuilds=rebuilds(SWEEP_METRICS, SWEEP_PROVENANCE),
         seeds=lambda wildcards: ",".join(map(str, config["ablations"][wildcards.experiment]["seeds"])),
         samples=lambda wildcards: ",".join(map(str, config["ablations"][wildcards.experiment]["samples"])),
         outdir=lambda wildcards, output: os.path.dirname(output.metrics),

@@ -3,14 +3,12 @@
 
 rule aggregate:
     input:
-        metrics=train_cells(f"{TRAIN_DIR}/metrics.parquet"),
-        provenance=train_cells(f"{TRAIN_DIR}/provenance.json"),
+        metrics=train_cells(TRAIN_OUTPUTS["metrics"]),
+        provenance=train_cells(TRAIN_OUTPUTS["provenance"]),
     output:
-        parquet="results/metrics.parquet",
-        csv="results/metrics.csv",
-        provenance="results/provenance.json",
+        **AGGREGATE_OUTPUTS,
     params:
-        rebuilds=rebuilds(*(train_cells(p) for p in TRAIN_OUTPUTS), *AGGREGATE_OUTPUTS),
+        rebuilds=rebuilds(*(train_cells(p) for p in TRAIN_OUTPUTS.values()), *AGGREGATE_OUTPUTS.values()),
         # Written by each train job as it finishes (not rule outputs, so read if present).
         benchmarks=train_cells("results/benchmarks/train/{activation}/d{dim}/s{seed}.tsv"),
     log:

@@ -3,7 +3,7 @@
 
 rule analyze:
     input:
-        metrics="results/metrics.parquet",
+        metrics=AGGREGATE_OUTPUTS["parquet"],
     output:
         exponents=report(
             "reports/tables/exponents.csv",
@@ -27,7 +27,7 @@ rule analyze:
         ),
         diverged="reports/tables/diverged.csv",
     params:
-        rebuilds=rebuilds(AGGREGATE_OUTPUTS[0], [f"reports/tables/{t}.csv" for t in experiments.MAIN.tables]),
+        rebuilds=rebuilds(AGGREGATE_OUTPUTS["parquet"], [f"reports/tables/{t}.csv" for t in experiments.MAIN.tables]),
         epsilons=config["analysis"]["epsilons"],
         yardstick=config["analysis"]["yardstick"],
         bootstrap=config["analysis"]["bootstrap"],

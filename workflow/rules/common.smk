@@ -38,8 +38,10 @@ def load_config(cfg):
 # -- the training fan-out -----------------------------------------------------------------------
 
 TRAIN_DIR = "results/train/{activation}/d{dim}/s{seed}"
-TRAIN_OUTPUTS = [f"{TRAIN_DIR}/metrics.parquet", f"{TRAIN_DIR}/sigma.npz", f"{TRAIN_DIR}/provenance.json"]
-AGGREGATE_OUTPUTS = ["results/metrics.parquet", "results/metrics.csv", "results/provenance.json"]
+TRAIN_OUTPUTS = {"metrics": f"{TRAIN_DIR}/metrics.parquet", "sigma": f"{TRAIN_DIR}/sigma.npz",
+                 "provenance": f"{TRAIN_DIR}/provenance.json"}
+AGGREGATE_OUTPUTS = {"parquet": "results/metrics.parquet", "csv": "results/metrics.csv",
+                     "provenance": "results/provenance.json"}
 
 
 def train_job_resources(wildcards):
@@ -86,7 +88,7 @@ def notebook_parameters(wildcards, output):
         "headline_method": SETTINGS.headline_method(),
     }
     if wildcards.notebook == "ablations":
-        params["experiments"] = ",".join(e.name for e in experiments.enabled(config)[1:])
+        params["experiments"] = ",".join(e.name for e in experiments.enabled_ablations(config))
     return " ".join(f"-p {k} {v}" for k, v in params.items())
 
 
@@ -104,14 +106,12 @@ def remove_stale_reports():
 
 def pipeline_results():
     """Every file under results/ and reports/tables/ this config's jobs write."""
-    files = ["results/train_config.yaml", *AGGREGATE_OUTPUTS]
-    for pattern in TRAIN_OUTPUTS:
+    files = ["results/train_config.yaml", *AGGREGATE_OUTPUTS.values()]
+    for pattern in TRAIN_OUTPUTS.values():
         files += train_cells(pattern)
-    for experiment in SWEEP_EXPERIMENTS:
-        if config["ablations"][experiment]["enabled"]:
-            outputs = sweep_outputs(experiment)
-            files += outputs + [p.replace("metrics.parquet", "provenance.json") for p in outputs]
-            files += [SWEEP_SPEC.format(experiment=experiment, group=group) for group in sweep_groups(experiment)]
+    for experiment, _, _ in SETTINGS.enabled_sweeps():
+        files += sweep_outputs(experiment) + sweep_outputs(experiment, SWEEP_PROVENANCE)
+        files += [SWEEP_SPEC.format(experiment=experiment, group=group) for group in sweep_groups(experiment)]
     return files + [f"reports/tables/{name}.csv" for name in experiments.tables(config)]
 
 
@@ -182,6 +182,7 @@ def rebuilds(*patterns):
 SWEEP_EXPERIMENTS = [name for name, e in experiments.ABLATIONS.items() if e.is_sweep]
 SWEEP_DIR = "results/ablations/{experiment}/{group}"
 SWEEP_METRICS = f"{SWEEP_DIR}/{{activation}}/d{{dim}}/metrics.parquet"
+SWEEP_PROVENANCE = f"{SWEEP_DIR}/{{activation}}/d{{dim}}/provenance.json"
 SWEEP_SPEC = f"{SWEEP_DIR}/spec.yaml"
 
 
@@ -204,11 +205,11 @@ def sweep_spec_yaml(experiment, group):
     return yaml.safe_dump(spec, sort_keys=True, default_flow_style=None, allow_unicode=True)
 
 
-def sweep_outputs(experiment):
-    """Every sweep job's metrics of `experiment`, in a fixed order."""
+def sweep_outputs(experiment, pattern=SWEEP_METRICS):
+    """Every sweep job's metrics (or another of its outputs) of `experiment`, in a fixed order."""
     section = ablation_settings(experiment)
     return expand(
-        SWEEP_METRICS,
+        pattern,
         experiment=experiment,
         group=list(sweep_groups(experiment)),
         activation=section.activations,

@@ -20,11 +20,11 @@ rule train:
     input:
         config="results/train_config.yaml",
     output:
-        metrics=f"{TRAIN_DIR}/metrics.parquet",
-        sigma=f"{TRAIN_DIR}/sigma.npz",
-        provenance=f"{TRAIN_DIR}/provenance.json",
+        metrics=TRAIN_OUTPUTS["metrics"],
+        sigma=TRAIN_OUTPUTS["sigma"],
+        provenance=TRAIN_OUTPUTS["provenance"],
     params:
-        rebuilds=rebuilds(*TRAIN_OUTPUTS),
+        rebuilds=rebuilds(*TRAIN_OUTPUTS.values()),
         samples=lambda wildcards: ",".join(map(str, samples_for(wildcards.dim))),
         outdir=lambda wildcards, output: os.path.dirname(output.metrics),
     log:

@@ -24,9 +24,14 @@ NOTEBOOK_TITLES = {
 }
 
 
+def enabled_ablations(config: Mapping) -> list[Experiment]:
+    """The ablations the config enables, in report order."""
+    return [e for name, e in ABLATIONS.items() if config["ablations"][name]["enabled"]]
+
+
 def enabled(config: Mapping) -> list[Experiment]:
     """The main experiment and the ablations the config enables, in report order."""
-    return [MAIN] + [e for name, e in ABLATIONS.items() if config["ablations"][name]["enabled"]]
+    return [MAIN, *enabled_ablations(config)]
 
 
 def tables(config: Mapping) -> list[str]:
@@ -75,5 +80,5 @@ def final_outputs(config: Mapping) -> list[str]:
     return ["reports/README.md"] + [f"reports/{notebook}.html" for notebook in notebooks(config)]
 
 
-__all__ = ["ABLATIONS", "MAIN", "Experiment", "Figure", "caption", "enabled", "final_outputs", "notebooks",
+__all__ = ["ABLATIONS", "MAIN", "Experiment", "Figure", "caption", "enabled", "enabled_ablations", "final_outputs", "notebooks",
            "stale_reports", "tables"]

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..choices import DISCRIMINATORS
 from ..tables import is_trained
 
 # The report's look; figure functions draw under it whatever the caller's rcParams are, and `save`
@@ -20,7 +21,7 @@ from ..tables import is_trained
 STYLE = {"figure.dpi": 90, "savefig.dpi": 150, "axes.grid": True, "grid.alpha": 0.3,
          "svg.hashsalt": "sgdagan", "font.size": 9}
 CELL = ["activation", "dim", "n", "kappa"]  # the keys of one cell of an ablation sweep
-FAMILIES = ["linear", "quadratic", "truncated", "mlp", "wgan_gp"]  # legend order of the discriminators
+FAMILIES = [*DISCRIMINATORS, "wgan_gp"]  # legend order of the discriminator families (wgan_gp: an mlp variant)
 OUTCOME_COLORS = {"converged": "tab:green", "bounded": "tab:orange", "diverged": "tab:red"}
 
 
