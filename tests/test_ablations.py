@@ -29,9 +29,9 @@ def run_sweep(*args, **kwargs):
 
 def _rows(variant, method, seed, steps_tv, status="ok"):
     last = max(steps_tv)
-    return [{"activation": "relu", "dim": 3, "kappa": 4.0, "n": 1000, "variant": variant, "method": method,
+    return [{"activation": "relu", "dim": 3, "width": 3, "kappa": 4.0, "n": 1000, "variant": variant, "method": method,
              "discriminator": method.split("/")[-1] if "/" in method else "",
-             "dynamics": method.split("/")[0] if "/" in method else "", "lr_gen": 0.3, "lr_disc": 1.0,
+             "dynamics": method.split("/")[0] if "/" in method else "", "penalty": 1.0, "lr_gen": 0.3, "lr_disc": 1.0,
              "seed": seed, "step": step, "final": step == last, "tv": tv, "frob_abs": 10 * tv, "frob_rel": tv,
              "status": status} for step, tv in steps_tv.items()]
 
@@ -139,13 +139,15 @@ def test_every_method_is_in_its_table_and_in_the_html_report(ablation_run):
     tiny = yaml.safe_load((ablation_run / "tiny_ablations.yaml").read_text())["ablations"]
     html = (ablation_run / "reports/ablations.html").read_text()
     expected = {
+        "vanilla": {"headline (inverse-time decay, tail average)", "vanilla (constant η_G=1, last iterate)",
+                    "vanilla (constant η_G=0.1, last iterate)"},
         "discriminators": set(tiny["discriminators"]["families"]),
         "dynamics": set(tiny["dynamics"]["methods"]),
         "bilinear": {"sgda", "alt", "ttur", "omd", "eg", "pm", "co"},
         "prior_work": {"sgda/quadratic", "sgda/truncated", "moment_inversion"},
         "condition": {"sgda/truncated", "moment_inversion", "wds"},
     }
-    columns = {"discriminators": "variant", "dynamics": "dynamics", "bilinear": "method", "prior_work": "method",
+    columns = {"vanilla": "variant", "discriminators": "variant", "dynamics": "dynamics", "bilinear": "method", "prior_work": "method",
                "condition": "method"}
     for name, methods in expected.items():
         assert methods <= set(_table(ablation_run, name)[columns[name]].astype(str)), name
@@ -164,6 +166,26 @@ def test_linear_features_stall_while_the_identifying_families_learn(ablation_run
     # First moments pin only part of Σ (for ReLU, E y_i fixes the row norms): TV stays far up.
     assert table.loc["linear", "tv_median"] > max(0.3, 4 * table.loc["truncated", "tv_median"])
     assert table.loc["linear", "identifies_sigma"].startswith("no")
+
+
+def test_dynamics_grid_covers_every_penalty_on_linearly_spaced_steps(ablation_run):
+    table, steps = _table(ablation_run, "dynamics"), _table(ablation_run, "dynamics_steps")
+    trained = table[table["dynamics"].notna()]
+    assert set(trained.groupby("penalty")["dynamics"].nunique()) == {8}  # every method at λ = 1 and 0.1
+    assert sorted(trained["penalty"].unique()) == [0.1, 1.0]
+    assert sorted(steps["step"].unique()) == list(range(20, 201, 20))  # 200 steps / 10 evaluation points
+    reached = trained[trained["steps_to_target"] < float("inf")]
+    assert len(reached) and (2 * reached["steps_to_target"] % 20 == 0).all()  # medians of 2 evaluation steps
+
+
+def test_vanilla_sgda_beside_the_headline_schedule(ablation_run):
+    from sgdagan.experiments.vanilla import HEADLINE, ratios
+
+    wide = ratios(_table(ablation_run, "vanilla"))
+    assert list(wide["n"]) == [500, 2000]
+    # tanh at d = 3 is the Gaussian MLE's game: the headline reaches the yardstick's TV within a factor 1.5.
+    assert (wide[HEADLINE] < 1.5).all(), wide
+    assert "### Vanilla SGDA" in (ablation_run / "reports/README.md").read_text()
 
 
 def test_bilinear_outcomes_agree_with_the_exact_prediction(ablation_run):

@@ -13,6 +13,7 @@ from sgdagan.markdown import markdown_table, round_sig, with_ci
 from sgdagan.pipeline_config import Samples
 from sgdagan.provenance import fold_provenance
 from sgdagan.settings import ConfigError, build
+from sgdagan.tables import is_trained
 
 DIMS = [2, 4, 8, 16, 32]
 EPS = [0.3, 0.2, 0.1, 0.05]
@@ -45,14 +46,14 @@ def make_metrics(
                     for n in ns_fn(d):
                         tv = float(tv_fn(a, m, d, s, n))
                         status = status_fn(a, m, d, s, n) if status_fn else "ok"
-                        eval_steps = [0] if m == A.YARDSTICK else list(steps)
+                        eval_steps = list(steps) if is_trained(m) else [0]
                         for k, step in enumerate(eval_steps):
                             last = k == len(eval_steps) - 1
                             value = tv if last else min(1.0, tv * (len(eval_steps) - k))
                             if status != "ok":
                                 value = np.nan
                             rows.append({
-                                "activation": a, "dim": d, "seed": s, "kappa": 4.0, "n": n,
+                                "activation": a, "dim": d, "width": d, "seed": s, "kappa": 4.0, "n": n,
                                 "method": m, "step": step, "final": last, "tv": value,
                                 "tv_se": 0.001, "frob_rel": value, "frob_white": value,
                                 "tv_sign_lb": np.nan, "wall_s": 0.5, "status": status,
@@ -204,6 +205,26 @@ def test_efficiency_ratio_is_exact_for_a_constant_factor():
     assert summary.loc[0, "cells"] == len(eff)
 
 
+def test_efficiency_against_the_best_estimator_picks_the_lowest_tv_per_cell():
+    # pairwise_mle is 0.8x the yardstick's TV at the smaller half of each grid and 1.2x above it:
+    # the best estimator switches there, and the trained method's ratio is 1.25/0.8 then 1.25.
+    def tv(a, m, d, s, n):
+        base = noisy()(a, A.YARDSTICK, d, s, n)
+        small = n < np.median(grid(d))
+        return base * {"sgda/truncated": 1.25, A.YARDSTICK: 1.0, "pairwise_mle": 0.8 if small else 1.2}[m]
+
+    metrics = make_metrics(tv, dims=[4, 8], methods=("sgda/truncated", A.YARDSTICK, "pairwise_mle"))
+    t = A.analyze(metrics, EPS, n_boot=100)
+    best = t["efficiency_best"]
+    assert set(best["method"]) == {"sgda/truncated"}  # trained methods only
+    small = best["n"] < best["dim"].map(lambda d: np.median(grid(d)))
+    assert (best.loc[small, "best_estimator"] == "pairwise_mle").all()
+    assert (best.loc[~small, "best_estimator"] == A.YARDSTICK).all()
+    np.testing.assert_allclose(best["ratio"], np.where(small, 1.25 / 0.8, 1.25), rtol=1e-12)
+    np.testing.assert_allclose(best["ratio_lo"], best["ratio"], rtol=1e-12)  # paired: same seeds, CI collapses
+    assert t["efficiency_best_summary"].loc[0, "ratio_at_max_n"] == pytest.approx(1.25)
+
+
 def test_diverged_games_count_as_tv_one_and_are_listed():
     def status(a, m, d, s, n):
         return "diverged" if (m != A.YARDSTICK and s in (0, 1, 2) and d == 4) else "ok"
@@ -229,9 +250,10 @@ def test_diverged_games_count_as_tv_one_and_are_listed():
     assert set(t["diverged"]["status"]) == {"diverged"}
 
 
-def test_nan_tv_with_ok_status_is_treated_as_diverged():
+def test_a_non_finite_sigma_with_ok_status_is_treated_as_diverged():
+    # frob_rel is defined for every game (TV is not where Σ* is singular): non-finite only for a broken Σ.
     metrics = make_metrics(power_law(), dims=[2])
-    metrics.loc[(metrics["seed"] == 0) & metrics["final"] & (metrics["method"] != A.YARDSTICK), "tv"] = np.inf
+    metrics.loc[(metrics["seed"] == 0) & metrics["final"] & (metrics["method"] != A.YARDSTICK), "frob_rel"] = np.inf
     final = A.final_rows(metrics)
     assert final["diverged"].sum() == len(grid(2))
     assert (final.loc[final["diverged"], "tv_eff"] == 1.0).all()

@@ -35,11 +35,11 @@ def tiny_run(tmp_path_factory):
 def test_metrics_table_has_one_row_per_n_method_checkpoint(tiny_run):
     df = pd.read_parquet(tiny_run / "metrics.parquet")
     assert REQUIRED_COLUMNS <= set(df.columns)
-    methods = {"moment_inversion", "wds", "sgda/quadratic", "sgda/truncated", "alt/quadratic", "alt/truncated"}
-    assert set(df.method) == methods  # wds: the Wu–Dimakis–Sanghavi baseline, for relu only
+    methods = {*ESTIMATORS, "sgda/quadratic", "sgda/truncated", "alt/quadratic", "alt/truncated"}
+    assert set(df.method) == methods  # relu: every estimator runs
     assert {m for m in df.method if not is_trained(m)} == set(ESTIMATORS)  # what analysis.yardstick offers
     assert not df.duplicated(["n", "method", "step"]).any()
-    games = df[~df.method.isin(["moment_inversion", "wds"])]
+    games = df[df.method.map(is_trained)]
     assert games.groupby(["n", "method"]).step.max().eq(40).all()
     assert games.groupby(["n", "method"]).final.sum().eq(1).all()
     assert (df.activation == "relu").all() and (df.dim == 3).all() and (df.seed == 4).all() and (df.kappa == 2.0).all()
@@ -50,7 +50,7 @@ def test_sigma_npz_holds_target_and_every_final_estimate(tiny_run):
     with np.load(tiny_run / "sigma.npz") as npz:
         keys = set(npz.files)
         sigma_star = npz["sigma_star"]
-    expected = {"sigma_star"} | {f"{m}/n{n}" for m in ("moment_inversion", "wds", "sgda/quadratic",
+    expected = {"sigma_star"} | {f"{m}/n{n}" for m in (*ESTIMATORS, "sgda/quadratic",
                                                        "sgda/truncated", "alt/quadratic", "alt/truncated")
                                  for n in (200, 800)}
     assert keys == expected

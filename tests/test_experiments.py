@@ -96,7 +96,7 @@ def test_a_bad_variant_is_named_when_the_config_loads(change, message):
 def test_the_readme_has_a_section_per_enabled_ablation_in_registry_order():
     tables = {
         "dynamics": pd.DataFrame({"activation": ["relu"], "dim": [4], "n": [100], "method": ["sgda/truncated"],
-                                  "lr_gen": [0.3], "lr_disc": [1.0], "tv_median": [0.1], "steps_to_target": [10.0],
+                                  "dynamics": ["sgda"], "penalty": [0.1], "lr_gen": [0.3], "lr_disc": [1.0], "tv_median": [0.1], "steps_to_target": [10.0],
                                   "reached": [1.0], "diverged": [0], "runs": [3], "target_tv": [0.2]}),
         "condition": pd.DataFrame({"activation": ["relu"], "dim": [5], "n": [2000], "method": ["sgda/truncated"],
                                    "kappa": [1.0], "tv_median": [0.05]}),
@@ -107,6 +107,7 @@ def test_the_readme_has_a_section_per_enabled_ablation_in_registry_order():
     headings = [line for line in lines if line.startswith("#")]
     assert headings == ["## Ablations", "### Game dynamics on the GAN", "### Condition number"]
     assert "steps to reach TV ≤ 0.2" in "\n".join(lines) and "| κ=1 |" in "\n".join(lines)
+    assert "| sgda | 0.1 / 10 |" in "\n".join(lines)  # the regimes table: final TV / steps to the target per λ
     assert _ablations_section({}, _without_ablations()) == []
 
 
@@ -162,3 +163,14 @@ def test_a_new_experiment_is_one_declaration(tmp_path):
     script.write_text(NEW_EXPERIMENT)
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_readme_says_what_the_truncated_design_is_for_each_activation_trained():
+    from sgdagan.report import _design_notes
+
+    notes = "\n".join(_design_notes({"activations": ["relu", "tanh", "hardtanh"],
+                                     "train": {"discriminators": ["truncated", "quadratic"]}}))
+    assert "For relu the truncated features are y itself" in notes
+    assert "For hardtanh, invertible only on a bounded interval" in notes and "does not identify Σ" in notes
+    assert "here tanh stands for them" in notes
+    assert _design_notes({"activations": ["relu", "tanh"], "train": {"discriminators": ["quadratic"]}}) == []

@@ -34,3 +34,52 @@ def test_closed_form_gradients_equal_autograd(name, family):
     torch.testing.assert_close(grad_w, expected[0], rtol=1e-12, atol=1e-12)
     for got, want in zip(grad_v, expected[1:]):
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_two_sided_truncation_is_z_times_the_preimage_mask():
+    """hardtanh's preimage is (−1, 1): the truncated game's u = z·1{|z| < 1} (0 at z = ±1 exactly,
+    as on the data side, where y = ±1 lies outside the open region), and the closed-form backward
+    equals autograd of torch.where(mask, z, 0), bit for bit."""
+    disc = make_discriminator("truncated", get_activation("hardtanh"), penalty=1.0)
+    gen = torch.Generator().manual_seed(3)
+    z = torch.cat([2 * torch.randn(3, 7, 50, generator=gen, dtype=F64).flatten(),
+                   torch.tensor([-1.0, 1.0, -0.0, 0.0, 1 - 1e-16, -1 + 1e-16, 1 + 2e-16], dtype=F64)])
+    mask = (z > -1) & (z < 1)
+    u = disc.generator_transform(z)
+    assert torch.equal(u, torch.where(mask, z, torch.zeros_like(z)))
+    assert torch.equal(u[-7:-5], torch.zeros(2, dtype=F64))
+    grad_u = torch.randn(z.shape, generator=gen, dtype=F64)
+    z_ = z.clone().requires_grad_(True)
+    (expected,) = torch.autograd.grad((torch.where(mask, z_, torch.zeros_like(z_)) * grad_u).sum(), z_)
+    assert torch.equal(disc._generator_transform_backward(grad_u, z), expected)
+    # Data side: y = hardtanh(z), u = y inside (−1, 1), 0 at ±1: the generator side's u on the same z.
+    assert torch.equal(disc.data_transform(torch.nn.functional.hardtanh(z)), u)
+
+
+@pytest.mark.parametrize("family", ["quadratic", "truncated"])
+def test_hardtanh_games_have_no_mean_and_draw_latent_vectors(family):
+    """hardtanh is odd, and so is z·1{|z| < 1}: no mean mode (no step stretch); its truncation
+    depends on each sample, so the game is not linear in the latents. relu: both as before."""
+    disc = make_discriminator(family, get_activation("hardtanh"), penalty=1.0)
+    assert not disc.features_have_mean and not disc.linear_in_latents
+    relu = make_discriminator(family, get_activation("relu"), penalty=1.0)
+    assert relu.features_have_mean and not relu.linear_in_latents
+    assert make_discriminator("truncated", get_activation("tanh"), penalty=1.0).linear_in_latents
+
+
+@pytest.mark.parametrize("family", ["quadratic", "truncated"])
+def test_hardtanh_curvature_is_bounded_whatever_d(family):
+    """ḡ² is the fraction of data in (−1, 1) under either family (slope 1 inside, 0 outside), and
+    the bound ḡ²(1 + 4λ_max(E uuᵀ)) stays O(1) from d = 4 to 32 (|u| < 1, no mean mode)."""
+    from sgdagan.targets import sample_target, target_weights
+
+    act = get_activation("hardtanh")
+    disc = make_discriminator(family, act, penalty=1.0)
+    bounds = []
+    for dim in (4, 32):
+        y = sample_target(act, target_weights(dim, 4.0, 0), 5000, 0)
+        real = [m[0] for m in disc.moments(disc.data_transform(y)[None])]
+        inside = float((y.abs() < 1).double().mean())
+        assert disc._mean_slope_sq(y) == pytest.approx(inside, rel=1e-12)
+        bounds.append(disc.curvature(y, real))
+    assert all(1.0 < h < 5.0 for h in bounds), bounds

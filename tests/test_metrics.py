@@ -384,6 +384,20 @@ def test_checkpoint_steps(total, count):
         assert ratios.max() - ratios.min() < 0.1
 
 
+@pytest.mark.parametrize("total, count", [(1500, 30), (1000, 7), (10, 3), (5, 20)])
+def test_linear_eval_steps_are_evenly_spaced_and_end_at_the_last_step(total, count):
+    steps = eval_steps(total, count, "linear")
+    assert steps[-1] == total and steps[0] >= 1 and steps == sorted(set(steps))
+    if count <= total:
+        assert len(steps) == count
+        gaps = np.diff([0, *steps])
+        assert gaps.max() - gaps.min() <= 1  # every gap is total/count, rounded
+    else:
+        assert steps == list(range(1, total + 1))
+    with pytest.raises(ValueError, match="spacing"):
+        eval_steps(total, count, "cubic")
+
+
 def test_bad_arguments_raise():
     eye = torch.eye(2, dtype=F64)
     with pytest.raises(ValueError, match="num_samples"):

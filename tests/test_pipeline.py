@@ -70,10 +70,10 @@ def tiny_run(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("configs, train_jobs, sweep_jobs", [
-    # sweeps: discriminators (activations × dims) + dynamics (methods × activations × dims)
-    # + prior_work (activations × dims) + condition (activations × dims)
-    ((), 2 * 4 * 10, 2 * 1 + 8 * 1 * 1 + 2 * 3 + 2 * 1),
-    (("config/cluster.yaml",), 6 * 7 * 20, 4 * 2 + 8 * 2 * 2 + 2 * 3 + 4 * 1),
+    # sweeps: vanilla (activations × dims) + discriminators (activations × dims) + dynamics (methods ×
+    # activations × dims) + prior_work (activations × dims) + condition (activations × dims)
+    ((), 3 * 4 * 10, 2 * 1 + 2 * 1 + 8 * 1 * 1 + 2 * 3 + 2 * 1),
+    (("config/cluster.yaml",), 7 * 7 * 20, 2 * 2 + 4 * 2 + 8 * 2 * 2 + 2 * 3 + 4 * 1),
     (("tiny.yaml",), N_JOBS, 0),
 ])
 def test_presets_plan_one_train_job_per_cell(tmp_path, configs, train_jobs, sweep_jobs):

@@ -80,7 +80,7 @@ def test_tv_vs_step_one_panel_per_method_and_activation():
                     for method in (HEAD, "alt/truncated", YARD):
                         for step in (0, 10, 100):
                             rows.append(dict(activation=act, dim=d, seed=seed, n=n, method=method, step=step,
-                                             tv=0.9 / (1 + step) + 0.01 * seed, status="ok"))
+                                             tv=0.9 / (1 + step) + 0.01 * seed, frob_rel=0.5, status="ok"))
     metrics = pd.DataFrame(rows)
     fig = P.tv_vs_step(metrics, tv_table(activations=("relu", "tanh"), dims=(4, 8)), YARD, HEAD)
     assert len(fig.axes) == 4  # trained methods (the yardstick has no steps) × activations
@@ -131,9 +131,10 @@ def summary_row(act, d, n, method, variant="", kappa=4.0, tv=0.05, diverged=0, *
     """One row of an ablation's summary table (the columns of ablations.summary_table)."""
     dynamics, _, discriminator = method.partition("/")
     trained = bool(discriminator)
-    return dict(activation=act, dim=d, kappa=kappa, n=n, variant=variant or np.nan, method=method,
+    return dict(activation=act, dim=d, width=d, kappa=kappa, n=n, variant=variant or np.nan, method=method,
                 discriminator=discriminator or np.nan, dynamics=dynamics if trained else np.nan,
-                lr_gen=1.0 if trained else np.nan, lr_disc=1.0 if trained else np.nan, runs=3, diverged=diverged,
+                penalty=1.0 if trained else np.nan, lr_gen=1.0 if trained else np.nan,
+                lr_disc=1.0 if trained else np.nan, runs=3, diverged=diverged,
                 tv_median=tv, tv_q25=0.9 * tv, tv_q75=1.1 * tv, frob_abs_median=2 * tv, frob_abs_q25=1.8 * tv,
                 frob_abs_q75=2.2 * tv, frob_rel_median=tv, identifies_sigma="yes" if trained else np.nan, **extra)
 
@@ -168,16 +169,28 @@ def test_discriminators_legend_names_every_family_and_diverged_games():
     assert list(relu["family"]) == ["linear", "truncated", "(no GAN)", "(no GAN)"]
 
 
-def dynamics_summary() -> pd.DataFrame:
+def dynamics_summary(penalties=(1.0,)) -> pd.DataFrame:
     rows = [summary_row("relu", 4, 1000, YARD, tv=0.02, target_tv=0.1, steps_to_target=np.nan, reached=np.nan)]
-    for method, tv in (("sgda/truncated", 0.03), ("eg/truncated", 0.025)):
-        for lr, reach in ((0.3, 200.0), (1.0, np.inf)):
-            dyn = method.split("/")[0]
-            rows.append(summary_row("relu", 4, 1000, method, f"{dyn} lr_gen={lr:g} lr_disc={lr:g}", tv=tv * (1 + lr),
-                                    diverged=int(method == "eg/truncated" and lr == 1.0), target_tv=0.1,
-                                    steps_to_target=reach, reached=float(np.isfinite(reach))) | dict(lr_gen=lr,
-                                                                                                     lr_disc=lr))
+    for penalty in penalties:
+        for method, tv in (("sgda/truncated", 0.03), ("eg/truncated", 0.025)):
+            for lr, reach in ((0.3, 200.0), (1.0, np.inf)):
+                dyn = method.split("/")[0]
+                rows.append(summary_row(
+                    "relu", 4, 1000, method, f"{dyn} penalty={penalty:g} lr_gen={lr:g} lr_disc={lr:g}",
+                    tv=tv * (1 + lr) / penalty, diverged=int(method == "eg/truncated" and lr == 1.0), target_tv=0.1,
+                    steps_to_target=reach, reached=float(np.isfinite(reach))) | dict(lr_gen=lr, lr_disc=lr,
+                                                                                    penalty=penalty))
     return pd.DataFrame(rows)
+
+
+def test_dynamics_one_row_per_penalty_strongest_first():
+    summary = dynamics_summary(penalties=(0.1, 1.0))
+    fig = P.dynamics(summary, steps_rows(summary), YARD)
+    assert len(fig.axes) == 6
+    assert [ax.get_title().rsplit("λ=", 1)[1] for ax in fig.axes[::3]] == ["0.1", "1"]
+    every, best = P.dynamics_tables(summary)
+    assert list(every["penalty"]) == [1.0] * 4 + [0.1] * 4  # the strongest penalty (the best-response regime) first
+    assert list(best["penalty"]) == [1.0, 1.0, 0.1, 0.1] and list(best["lr_gen"]) == [0.3] * 4
 
 
 def test_dynamics_three_panels_rings_diverged_settings_and_marks_never():
@@ -235,17 +248,25 @@ def test_bilinear_rows_per_method_and_gamma_with_boundaries():
     assert list(outcomes.loc[outcomes["method"] == "co (γ=1)", "0.5"]) == ["C*"]
 
 
-def test_prior_work_one_panel_per_activation_counts_diverged_games():
-    rows = [summary_row(act, d, n, m, tv=0.1, diverged=2 if (act, d, n, m) == ("relu", 5, 500, HEAD) else 0)
-            for act in ("leaky_relu", "relu") for d in (3, 5) for n in (500, 1000, 2000)
-            for m in ("sgda/quadratic", HEAD, YARD)]
+def test_prior_work_one_panel_per_activation_and_variant_counts_diverged_games():
+    rows = []
+    for act in ("leaky_relu", "relu"):
+        for d in (3, 5):
+            for n in (500, 1000, 2000):
+                for width, variant in ((d, "k = d"), (2, "k = 2")):
+                    rows.append(summary_row(act, d, n, YARD, tv=np.nan) | dict(width=width))
+                    rows += [summary_row(act, d, n, m, variant, tv=np.nan, diverged=2 * ((act, d, n, m, width) == (
+                        "relu", 5, 500, HEAD, 2))) | dict(width=width) for m in ("sgda/quadratic", HEAD)]
     summary = pd.DataFrame(rows)
-    summary["frob_abs_median"] = 1 / np.sqrt(summary["n"])
+    summary["frob_abs_median"] = 1 / np.sqrt(summary["n"]) * np.where(summary["width"] == 2, 2.0, 1.0)
     fig = P.prior_work(summary, YARD, HEAD)
-    assert len(fig.axes) == 2
-    assert labels(fig.axes[-1].get_legend()) == ["d=3", "d=5", HEAD, "sgda/quadratic", YARD, "slope −1/2"]
-    assert fig.axes[0].get_title() == "leaky_relu"
-    assert fig.axes[1].get_title() == "relu (2 diverged games, not drawn)"
+    assert len(fig.axes) == 4
+    assert labels(fig.axes[1].get_legend()) == ["d=3", "d=5", HEAD, "sgda/quadratic", YARD, "slope −1/2"]
+    assert [ax.get_title() for ax in fig.axes] == ["leaky_relu, k = 2", "leaky_relu, k = d",
+                                                   "relu, k = 2 (2 diverged, not drawn)", "relu, k = d"]
+    # each panel draws the yardstick on its own variant's data (its width): k = 2 panels sit 2x higher
+    yard_k2, yard_kd = (ax.get_lines()[2].get_ydata() for ax in fig.axes[:2])
+    assert np.allclose(np.asarray(yard_k2) / np.asarray(yard_kd), 2.0)
     for ax in fig.axes:
         assert_log(ax)
 
@@ -274,7 +295,7 @@ def test_condition_one_panel_per_activation_and_dim():
 def test_note_and_no_finite_data():
     fig = P.note("no tables")
     assert [t.get_text() for t in fig.axes[0].texts] == ["no tables"]
-    summary = pd.DataFrame([summary_row("relu", 5, 2000, HEAD, tv=np.inf)])
+    summary = pd.DataFrame([summary_row("relu", 5, 2000, HEAD, "k = d", tv=np.inf)])
     fig = P.prior_work(summary.assign(frob_abs_median=np.inf), YARD, HEAD)
     assert [t.get_text() for t in fig.axes[0].texts] == ["no finite data"]
     assert_log(fig.axes[0], x=False, y=False)
@@ -309,3 +330,18 @@ def test_read_tables(tmp_path):
     assert tables["absent"] is None
     assert list(tables["t"]["method"]) == ["none", "NA"]  # names stay text; only an empty field is NaN
     assert tables["t"]["variant"].isna().tolist() == [True, False]
+
+
+def test_vanilla_one_column_per_cell_headline_black_and_steps_at_the_largest_n():
+    headline, vanilla = "headline (inverse-time decay, tail average)", "vanilla (constant η_G=1, last iterate)"
+    rows = [summary_row(act, 8, n, m, v, tv=tv / n**0.5) for act in ("relu", "tanh") for n in (200, 1000, 5000)
+            for m, v, tv in ((YARD, "", 1.0), (HEAD, headline, 1.05), (HEAD, vanilla, 1.5))]
+    summary = pd.DataFrame(rows)
+    fig = P.vanilla(summary, steps_rows(summary), YARD)
+    assert len(fig.axes) == 4
+    assert [ax.get_title() for ax in fig.axes] == ["relu, d=8", "tanh, d=8", "relu, d=8, n=5000", "tanh, d=8, n=5000"]
+    assert labels(fig.axes[0].get_legend()) == [f"{YARD} (no GAN)", headline, vanilla]
+    curves = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    assert matplotlib.colors.to_hex(curves[headline].get_color()) == "#000000"
+    for ax in fig.axes:
+        assert_log(ax)

@@ -22,7 +22,8 @@ IDENTIFIES_SIGMA = {
     "mlp": "no guarantee: not a concave inner problem",
 }
 
-KEYS = ["activation", "dim", "kappa", "n", "variant", "method", "discriminator", "dynamics", "lr_gen", "lr_disc"]
+STEP_SETTINGS = ["penalty", "lr_gen", "lr_disc"]  # a trained variant's game and step sizes; none for an estimator
+KEYS = ["activation", "dim", "width", "kappa", "n", "variant", "method", "discriminator", "dynamics", *STEP_SETTINGS]
 
 
 def tidy_sweeps(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
@@ -31,8 +32,8 @@ def tidy_sweeps(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     trained = table["method"].map(is_trained)
     estimators = table[~trained].copy()
     estimators["variant"] = ""
-    estimators[["lr_gen", "lr_disc"]] = np.nan
-    estimators = estimators.drop_duplicates(["activation", "dim", "kappa", "n", "seed", "method", "step"])
+    estimators[STEP_SETTINGS] = np.nan
+    estimators = estimators.drop_duplicates(["activation", "dim", "width", "kappa", "n", "seed", "method", "step"])
     table = pd.concat([table[trained], estimators], ignore_index=True)
     failed = table["diverged"] = diverged(table)
     table["tv"] = table["tv"].where(~failed, DIVERGED_TV)
@@ -56,7 +57,7 @@ def _spread(grouped, column: str) -> pd.DataFrame:
 
 def summary_table(table: pd.DataFrame, target_tv: float | None = None) -> pd.DataFrame:
     """Final rows per (KEYS) over seeds: runs, diverged, TV and ‖Σ − Σ*‖_F median and quartiles;
-    with `target_tv`, steps to reach it (first checkpoint with TV ≤ target; ∞ if never, so the
+    with `target_tv`, steps to reach it (first evaluation step with TV ≤ target; ∞ if never, so the
     median is ∞ when most games never get there) and the fraction of games that did."""
     final = table[table["final"]]
     grouped = final.groupby(KEYS, dropna=False, sort=True)

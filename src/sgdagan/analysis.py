@@ -324,6 +324,19 @@ def exponents_table(
 # Statistical efficiency: median TV(method) / median TV(yardstick) at equal n
 # --------------------------------------------------------------------------------------------
 
+def _paired_ratio(cell: Cell, ref: Cell, level: float):
+    """(n, i, j, ratio, lo, hi) at the sample sizes both cells hold: median TV of `cell` over `ref`'s,
+    with a paired bootstrap CI (both medians over the same resampled seeds)."""
+    common, i, j = np.intersect1d(cell.ns, ref.ns, return_indices=True)
+    with np.errstate(all="ignore"):
+        ratio = cell.median[i] / ref.median[j]
+        if cell.boot is not None and ref.boot is not None:
+            lo, hi = _ci(cell.boot[:, i] / ref.boot[:, j], level)
+        else:
+            lo = hi = np.full(len(common), np.nan)
+    return common, i, j, ratio, lo, hi
+
+
 def efficiency_table(cells: Mapping[tuple, Cell], yardstick: str = YARDSTICK, level: float = 0.95) -> pd.DataFrame:
     """Per (activation, method ≠ yardstick, dim, n): the ratio of median TVs, with a paired
     bootstrap CI (both medians over the same resampled seeds)."""
@@ -332,18 +345,36 @@ def efficiency_table(cells: Mapping[tuple, Cell], yardstick: str = YARDSTICK, le
         ref = cells.get((activation, dim, yardstick))
         if method == yardstick or ref is None:
             continue
-        common, i, j = np.intersect1d(cell.ns, ref.ns, return_indices=True)
-        with np.errstate(all="ignore"):
-            ratio = cell.median[i] / ref.median[j]
-            if cell.boot is not None and ref.boot is not None:
-                lo, hi = _ci(cell.boot[:, i] / ref.boot[:, j], level)
-            else:
-                lo = hi = np.full(len(common), np.nan)
+        common, i, j, ratio, lo, hi = _paired_ratio(cell, ref, level)
         for k, n in enumerate(common):
             rows.append({"activation": activation, "method": method, "dim": dim, "n": int(n),
                          "tv_method": cell.median[i[k]], "tv_yardstick": ref.median[j[k]],
                          "ratio": ratio[k], "ratio_lo": lo[k], "ratio_hi": hi[k]})
     return pd.DataFrame(rows, columns=["activation", "method", "dim", "n", "tv_method", "tv_yardstick",
+                                       "ratio", "ratio_lo", "ratio_hi"])
+
+
+def efficiency_best_table(cells: Mapping[tuple, Cell], level: float = 0.95) -> pd.DataFrame:
+    """Per (activation, trained method, dim, n): the ratio of its median TV to the lowest median TV of
+    any no-GAN estimator on the same samples (`best_estimator`, chosen per (activation, d, n)), with
+    the paired bootstrap CI against that estimator."""
+    rows = []
+    for (activation, dim, method), cell in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1])):
+        if not is_trained(method):
+            continue
+        refs = {m: c for (a, d, m), c in cells.items() if a == activation and d == dim and not is_trained(m)}
+        candidates = []  # (estimator's median TV, estimator, ratio row) per n
+        for estimator, ref in refs.items():
+            common, i, j, ratio, lo, hi = _paired_ratio(cell, ref, level)
+            candidates += [(ref.median[j[k]], estimator, int(n), cell.median[i[k]], ratio[k], lo[k], hi[k])
+                           for k, n in enumerate(common)]
+        best = {}
+        for tv_ref, estimator, n, tv, ratio, lo, hi in sorted(candidates, key=lambda c: (c[2], np.nan_to_num(c[0], nan=np.inf), c[1])):
+            best.setdefault(n, {"activation": activation, "method": method, "dim": dim, "n": n,
+                                "best_estimator": estimator, "tv_method": tv, "tv_best": tv_ref,
+                                "ratio": ratio, "ratio_lo": lo, "ratio_hi": hi})
+        rows += [best[n] for n in sorted(best)]
+    return pd.DataFrame(rows, columns=["activation", "method", "dim", "n", "best_estimator", "tv_method", "tv_best",
                                        "ratio", "ratio_lo", "ratio_hi"])
 
 
@@ -413,6 +444,7 @@ def analyze(
     tv = tv_vs_n(cells, level)
     exponents, details = exponents_table(cells, epsilons, level)
     efficiency = efficiency_table(cells, yardstick, level)
+    efficiency_best = efficiency_best_table(cells, level)
     return {
         "tv_vs_n": tv,
         "n_eps": n_eps_table(cells, epsilons, level),
@@ -420,6 +452,8 @@ def analyze(
         "exponents_detail": details,
         "efficiency": efficiency,
         "efficiency_summary": efficiency_summary(efficiency),
+        "efficiency_best": efficiency_best,
+        "efficiency_best_summary": efficiency_summary(efficiency_best),
         "reference": reference_constant(tv, yardstick),
         "status": status_table(final),
         "diverged": diverged_games(final),

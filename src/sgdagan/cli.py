@@ -36,6 +36,7 @@ import numpy as np
 import yaml
 
 from . import settings
+from .choices import ACTIVATIONS
 from .config import ConfigError, TrainConfig, read_settings_file
 from .provenance import atomic_path, provenance, utc_now
 from .resources import available_mb, estimated_peak_mb
@@ -88,8 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds between checkpoint saves (default 60)")
     sweep = commands.add_parser("sweep", help="train named variants of one (activation, dim) on several seeds")
     sweep.add_argument("--spec", type=Path, required=True, help="YAML: train (shared settings), variants (name → settings)")
-    sweep.add_argument("--activation", required=True, help="relu, leaky_relu, tanh, sigmoid, softplus, identity")
-    sweep.add_argument("--dim", type=int, required=True, help="dimension d of x and y")
+    sweep.add_argument("--activation", required=True, help=", ".join(ACTIVATIONS))
+    sweep.add_argument("--dim", type=int, required=True, help="dimension d of y")
     sweep.add_argument("--seeds", type=_int_list, required=True, help="seeds, comma-separated")
     sweep.add_argument("--samples", type=_int_list, required=True, help="sample sizes n, comma-separated")
     sweep.add_argument("--out", type=Path, required=True, help="output directory")

@@ -18,6 +18,7 @@ from .settings import ConfigError, build, setting
 LR_SCHEDULES = ("constant", "inverse_time")
 LR_SCALES = ("curvature", "none")
 AVERAGING = ("none", "tail")
+EVAL_SPACINGS = ("log", "linear")
 
 
 def read_settings_file(path: str | Path) -> dict:
@@ -41,11 +42,16 @@ class TrainConfig:
 
     activation: str = setting("relu", "Activation φ of the generator φ(Wx) and the target φ(W*x).",
                               choices=ACTIVATIONS, per_job=True)
-    dim: int = setting(4, "Dimension d of x and y (W is d×d).", minimum=1, per_job=True)
+    dim: int = setting(4, "Dimension d of y (W is d×k, k = width).", minimum=1, per_job=True)
     seed: int = setting(0, "Seed of the target W*, the sample and every game's random stream.", minimum=0,
                         per_job=True)
     samples: list[int] = setting([1000], "Sample sizes n, all trained in one call.", minimum=2, min_items=1,
                                  per_job=True)
+    width: int = setting(0, "Width k of the generator and the target: W, W* ∈ ℝ^{d×k}, x ∈ ℝ^k (Lei et al.'s "
+                         "experiments: k = 2); 0 = d. Below d, Σ* = W*W*ᵀ has rank k and TV is not defined: "
+                         "only the Frobenius errors are reported.", minimum=0)
+    project_rows: bool = setting(False, "After every step rescale each row of W to the target's row norm ‖w*_i‖ "
+                                 "(Lei et al.'s Algorithm 1, which takes the row norms as known).")
     kappa: float = setting(4.0, "Condition number κ of Σ* = W*W*ᵀ (singular values of W* log-spaced in "
                            "[1/√κ, 1]).", minimum=1)
     leaky_slope: float = setting(0.2, "Negative-side slope of leaky_relu.", exclusive_minimum=0,
@@ -86,7 +92,11 @@ class TrainConfig:
     data_batch: int = setting(0, "Real-data minibatch per step; 0 = the full sample (exact data side).",
                               minimum=0)
     init_scale: float = setting(0.5, "W_0 = init_scale · G/√d, G standard normal.", exclusive_minimum=0)
-    eval_points: int = setting(16, "Log-spaced steps at which the metrics are evaluated and recorded (the last is the final step).", minimum=1)
+    eval_points: int = setting(16, "Steps at which the metrics are evaluated and recorded (the last is the final "
+                               "step), spaced as eval_spacing says.", minimum=1)
+    eval_spacing: str = setting("log", "Spacing of the evaluation steps: log (from step 1, for TV against step on "
+                                "log axes) or linear (every steps/eval_points steps, to resolve steps-to-target).",
+                                choices=EVAL_SPACINGS)
     tv_samples: int = setting(20000, "Monte Carlo draws of the TV estimator.", minimum=2)
     device: str = setting("auto", "auto (cuda when available, else cpu), cpu or cuda.",
                           choices=("auto", "cpu", "cuda"))
@@ -113,6 +123,9 @@ class TrainConfig:
 
     def check(self) -> None:
         """Rules across settings (each field's own limits are checked by settings.build)."""
+        if self.width > self.dim:
+            raise ConfigError(f"width: k = {self.width} must not exceed d = {self.dim} (W* = U diag(s) Vᵀ with U d×k "
+                              "orthonormal)")
         if "mlp" in self.discriminators:
             # The mlp sees samples, not moments: a per-step real minibatch of fixed size is needed.
             if self.data_batch == 0:
@@ -120,6 +133,11 @@ class TrainConfig:
             # No closed-form best response: the mlp is not a bilevel design.
             if "bilevel" in self.dynamics:
                 raise ConfigError("dynamics: bilevel needs a closed-form best response; the mlp discriminator has none")
+
+    @property
+    def latent_dim(self) -> int:
+        """k: the width of W and the dimension of x (`width`, or d when it is 0)."""
+        return self.width or self.dim
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -2,7 +2,7 @@
 
 What is exact and what is a bound: TV(N(0, Σ), N(0, Σ*)) is estimated by Monte Carlo (with its
 standard error) and equals the TV between the laws of φ(Wx) and φ(W*x) exactly when φ is injective
-(TV is invariant under an injective map); for ReLU it is only an upper bound, by data processing.
+(TV is invariant under an injective map); for relu and hardtanh it is only an upper bound, by data processing.
 `sign_pattern_tv_lb` is a lower bound on the ReLU TV. `tv_gaussian_1d` is the exact 1-D formula
 (a test oracle); the Frobenius errors are deterministic functions of Σ and Σ*.
 
@@ -173,14 +173,14 @@ def tv_gaussian_1d(var1, var2) -> np.ndarray:
     return tv[()] if tv.ndim == 0 else tv
 
 
-def frobenius_errors(sigma: torch.Tensor, sigma_star: torch.Tensor) -> dict[str, torch.Tensor]:
+def frobenius_errors(sigma: torch.Tensor, sigma_star: torch.Tensor, whitened: bool = True) -> dict[str, torch.Tensor]:
     """Per-game Frobenius errors, [R] each (NaN for non-finite Σ):
 
-    `frob_white` = ‖Σ*^{-1/2} Σ Σ*^{-1/2} − I‖_F = √Σ_i (λ_i − 1)² (λ the whitened eigenvalues),
-    `frob_rel` = ‖Σ − Σ*‖_F / ‖Σ*‖_F, `frob_abs` = ‖Σ − Σ*‖_F.
+    `frob_white` = ‖Σ*^{-1/2} Σ Σ*^{-1/2} − I‖_F = √Σ_i (λ_i − 1)² (λ the whitened eigenvalues; NaN
+    without `whitened`, for a singular Σ*), `frob_rel` = ‖Σ − Σ*‖_F / ‖Σ*‖_F, `frob_abs` = ‖Σ − Σ*‖_F.
     """
-    lam = whitened_eigvals(sigma, sigma_star)
     sigma, sigma_star = _as_batches(sigma, sigma_star)
+    lam = whitened_eigvals(sigma, sigma_star) if whitened else None
     r = sigma.shape[0]
     out = {k: torch.full((r,), math.nan, dtype=torch.float64, device=sigma.device)
            for k in ("frob_white", "frob_rel", "frob_abs")}
@@ -189,7 +189,8 @@ def frobenius_errors(sigma: torch.Tensor, sigma_star: torch.Tensor) -> dict[str,
             continue
         s_star = _star(sigma_star, g).clone()
         diff = sigma[g].clone() - s_star
-        out["frob_white"][g] = (lam[g].clone() - 1.0).square().sum().sqrt()
+        if lam is not None:
+            out["frob_white"][g] = (lam[g].clone() - 1.0).square().sum().sqrt()
         out["frob_abs"][g] = diff.square().sum().sqrt()
         out["frob_rel"][g] = out["frob_abs"][g] / s_star.square().sum().sqrt()
     return out
@@ -235,15 +236,21 @@ def sign_pattern_tv_lb(sigma: torch.Tensor, sigma_star: torch.Tensor) -> torch.T
     return out
 
 
-def eval_steps(total_steps: int, count: int) -> list[int]:
-    """Sorted unique steps, log-spaced from 1 to total_steps inclusive.
+def eval_steps(total_steps: int, count: int, spacing: str = "log") -> list[int]:
+    """Sorted unique steps from 1 (log) or total_steps/count (linear) to total_steps inclusive.
 
-    Always contains total_steps (and 1 when count ≥ 2); fewer than `count` when rounding collides.
+    Always contains total_steps (and, log-spaced, 1 when count ≥ 2); fewer than `count` when rounding
+    collides. Linear spacing resolves a time-to-target to total_steps/count steps at any step.
     """
     if total_steps < 1:
         raise ValueError(f"total_steps must be at least 1, got {total_steps}")
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
+    if spacing == "linear":
+        steps = np.rint(np.linspace(total_steps / count, total_steps, count)).astype(np.int64)
+        return sorted({int(s) for s in np.clip(steps, 1, total_steps)})
+    if spacing != "log":
+        raise ValueError(f"unknown spacing {spacing!r}; choose log or linear")
     if count == 1:
         return [int(total_steps)]
     steps = np.rint(np.logspace(0.0, math.log10(total_steps), count)).astype(np.int64)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .choices import ACTIVATIONS, ESTIMATORS, YARDSTICK
+from .choices import ACTIVATIONS, ESTIMATORS, RELU_ONLY_ESTIMATORS, YARDSTICK
 from .config import TrainConfig
 from .experiments import ABLATIONS
 from .markdown import round_sig
@@ -41,7 +41,7 @@ class Samples:
                             maximum=1)
     tv_min: float = setting(0.03, "Expected yardstick TV at the largest n of each grid (below tv_max).",
                             exclusive_minimum=0, maximum=1)
-    points: int = setting(8, "Sample sizes per grid, log-spaced in n (fewer if rounding merges some).",
+    points: int = setting(7, "Sample sizes per grid, log-spaced in n (fewer if rounding merges some).",
                           minimum=2)
     tv_constant: float = setting(0.3, "c in TV ≈ c·√(d(d+1)/n) for the moment-inversion yardstick; measured "
                                  "≈ 0.26 (injective φ) and ≈ 0.42 (relu) (reports/tables/reference.csv).",
@@ -84,8 +84,8 @@ class Analysis:
                                     "median TV over seeds crosses ε) is computed and the exponents are fitted; "
                                     "keep them inside the range the sample grids span.", exclusive_minimum=0,
                                     exclusive_maximum=1, min_items=2)
-    yardstick: str = setting(YARDSTICK, "The no-GAN estimator every trained method is compared with (wds runs "
-                             "for relu only).", choices=ESTIMATORS)
+    yardstick: str = setting(YARDSTICK, "The no-GAN estimator every trained method is compared with (all but "
+                             "moment_inversion run for relu only).", choices=ESTIMATORS)
     bootstrap: int = setting(1000, "Bootstrap draws over seeds for every confidence interval; 0 = no "
                              "intervals.", minimum=0)
     bootstrap_seed: int = setting(0, "Seed of the bootstrap draws (fixed: identical tables run to run).",
@@ -147,19 +147,23 @@ class PipelineConfig:
     src/sgdagan/pipeline_config.py (python -m sgdagan.pipeline_config)."""
 
     activations: list[str] = setting(
-        ["relu", "tanh"], "Activations φ of the generator φ(Wx) and target φ(W*x), one training job each. tanh "
-        "stands for every injective φ: the truncated discriminator sees u = φ⁻¹(y) = W*x, so leaky_relu, "
-        "sigmoid, softplus and identity (the Gaussian control) give tanh's numbers to rounding (the cluster "
-        "preset runs them all).", choices=ACTIVATIONS, min_items=1)
+        ["relu", "tanh", "hardtanh"], "Activations φ of the generator φ(Wx) and target φ(W*x), one training job "
+        "each: one of each kind whose numbers differ. relu is invertible on a half-line (one-sided truncation), "
+        "hardtanh on a bounded interval (two-sided), tanh everywhere: tanh stands for every injective φ, since "
+        "the truncated discriminator sees u = φ⁻¹(y) = W*x and leaky_relu, sigmoid, softplus and identity give "
+        "its numbers to rounding there (the quadratic one sees y and tells them apart; the cluster preset runs "
+        "them all).", choices=ACTIVATIONS, min_items=1)
     dims: list[int] = setting(
-        [4, 8, 16, 32], "Dimensions d (of x and y, W is d×d), one training job each. d = 2 is left out of the "
-        "default: its grid sits at n ≈ 10–600, where n_ε is noisy and d(d+1) is not yet ≈ d².", minimum=1,
+        [4, 8, 16, 24], "Dimensions d (of y, and of x: W is d×d unless train.width is set), one training job each. "
+        "d = 2 is left out of the default: its grid sits at n ≈ 10–600, where n_ε is noisy and d(d+1) is not yet "
+        "≈ d². The default stops at 24 to stay within 15 minutes on 2 cores with three activations and two "
+        "discriminators (config/cluster.yaml goes to 128).", minimum=1,
         min_items=1)
     seeds: list[int] = setting(
         list(range(10)), "Seeds, one training job each. A seed fixes the target W*, the sample and every game's "
         "random stream; medians and bootstrap intervals are over seeds.", minimum=0, min_items=1)
     samples: Samples = section(Samples)
-    train: TrainConfig = setting(TrainConfig(), "Training settings, passed through as the --config YAML of "
+    train: TrainConfig = setting(TrainConfig(discriminators=["truncated", "quadratic"]), "Training settings, passed through as the --config YAML of "
                                  "`python -m sgdagan train` (the fields of sgdagan.config.TrainConfig other than "
                                  "activation, dim, seed and samples).")
     ablations: Ablations = section(Ablations)
@@ -172,9 +176,9 @@ class PipelineConfig:
         if headline is not None and headline not in self.trained_methods():
             raise ConfigError(f"report.headline_method: {headline!r} is not trained; "
                               f"choose one of {', '.join(self.trained_methods())}")
-        if self.analysis.yardstick == "wds" and set(self.activations) - {"relu"}:
-            raise ConfigError("analysis.yardstick: wds runs for relu only; with other activations use "
-                              "moment_inversion")
+        if self.analysis.yardstick in RELU_ONLY_ESTIMATORS and set(self.activations) - {"relu"}:
+            raise ConfigError(f"analysis.yardstick: {self.analysis.yardstick} runs for relu only; with other "
+                              "activations use moment_inversion")
         self._check_sweep_variants()
         self._check_memory()
 

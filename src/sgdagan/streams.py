@@ -47,7 +47,7 @@ def game_seed(seed: int, n: int, method: str) -> int:
 def draws_latent_stats(config: TrainConfig, disc: Discriminator) -> bool:
     """Whether a game draws its latent batches as `LatentMoments` (`latent_stats`): where it is linear
     in the latents, and B − 1 ≥ d, the degrees of freedom Bartlett's factor needs (else B vectors)."""
-    return config.latent_stats and disc.linear_in_latents and config.gen_batch > config.dim
+    return config.latent_stats and disc.linear_in_latents and config.gen_batch > config.latent_dim
 
 
 def latent_batch(config: TrainConfig, n: int, latent_stats: bool) -> int:
@@ -68,13 +68,14 @@ class GameStreams:
             gen.manual_seed(game_seed(spec.seed, spec.n, spec.method))
             self.generators.append(gen)
         self.sizes = [spec.n for spec in specs]
-        self.shape = (RNG_BLOCK, draws, config.dim, config.gen_batch)  # feature-major latents
+        self.shape = (RNG_BLOCK, draws, config.latent_dim, config.gen_batch)  # feature-major latents [k, B]
+        self.dim = config.dim
         self.data_batch = config.data_batch
         self.device, self.dtype = torch.device(device), dtype
         self.latent_stats = latent_stats
         if latent_stats:  # x̄ and S = XXᵀ/B drawn directly (`_draw_stats`); no latent vectors
             self._stats = None
-            dim = config.dim
+            dim = config.latent_dim
             self._tril = torch.tril_indices(dim, dim, -1, device=device)
             self.batches = [latent_batch(config, spec.n, latent_stats) for spec in specs]
             # Bartlett: diagonal i of the Wishart(B − 1, I) factor is √χ²(B − 1 − i) = √(2 Γ((B − 1 − i)/2)).
@@ -90,13 +91,13 @@ class GameStreams:
     def initial_weights(self, specs: Sequence[GameSpec], scale: float) -> torch.Tensor:
         """W_0 from (seed, n) alone: every method of a cell starts from the same point, so method
         comparisons are not confounded by initialisation (common random numbers)."""
-        dim = self.shape[-2]
         weights = []
         for spec in specs:
             gen = torch.Generator(device=self.device)
             gen.manual_seed(game_seed(spec.seed, spec.n, INIT_STREAM))
-            weights.append(torch.randn((dim, dim), generator=gen, device=self.device, dtype=self.dtype))
-        return torch.stack(weights) * (scale / dim**0.5)
+            weights.append(torch.randn((self.dim, self.shape[-2]), generator=gen, device=self.device,
+                                       dtype=self.dtype))
+        return torch.stack(weights) * (scale / self.dim**0.5)
 
     def _draw_stats(self, gen: torch.Generator, batch: int, gamma_shape: torch.Tensor
                     ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -26,7 +26,7 @@ from .provenance import atomic_path
 
 log = logging.getLogger(__name__)
 
-SETTING_COLUMNS = ["lr_gen", "lr_disc", "co_gamma", "pm_gamma", "mlp_loss"]  # copied onto every row
+SETTING_COLUMNS = ["penalty", "lr_gen", "lr_disc", "co_gamma", "pm_gamma", "mlp_loss"]  # copied onto every row
 
 
 def variant_configs(spec: Mapping, activation: str, dim: int, seeds: Sequence[int],

@@ -11,7 +11,7 @@ MEASURES = ("tv", "tv_se", "frob_rel", "frob_white", "frob_abs", "tv_sign_lb")
 # The columns every metrics.parquet written by `sgdagan train` carries (the CLI contract), in the
 # order the aggregated table puts first.
 METRICS_COLUMNS = (
-    "activation", "dim", "seed", "kappa", "n", "method", "step", "final",
+    "activation", "dim", "width", "seed", "kappa", "n", "method", "step", "final",
     "tv", "tv_se", "frob_rel", "frob_white", "tv_sign_lb", "wall_s", "status",
 )
 
@@ -29,8 +29,9 @@ def is_trained(method: str) -> bool:
 
 
 def diverged(rows) -> np.ndarray:
-    """Per row of a metrics table: did the game diverge (status not ok, or a TV that is not finite)?"""
-    return ((rows["status"] != "ok") | ~np.isfinite(rows["tv"].astype(float))).to_numpy()
+    """Per row of a metrics table: did the game diverge (status not ok, or a Σ that is not finite:
+    frob_rel, defined for every game — TV is not where Σ* is singular — is then NaN)?"""
+    return ((rows["status"] != "ok") | ~np.isfinite(rows["frob_rel"].astype(float))).to_numpy()
 
 
 def effective_tv(rows) -> np.ndarray:

@@ -28,24 +28,27 @@ def haar_orthogonal(dim: int, rng: np.random.Generator) -> np.ndarray:
     return q * np.sign(np.diag(r))
 
 
-def target_weights(dim: int, kappa: float, seed: int) -> np.ndarray:
-    """W* = U diag(s) Vᵀ with U, V Haar and s log-spaced in [1/√κ, 1], so cond(W*W*ᵀ) = κ."""
+def target_weights(dim: int, kappa: float, seed: int, width: int | None = None) -> np.ndarray:
+    """W* = U diag(s) Vᵀ [d, k] (k = width, default d) with U the first k columns of a Haar d×d, V Haar
+    k×k and s log-spaced in [1/√κ, 1]: the k non-zero eigenvalues of W*W*ᵀ have ratio κ."""
+    width = dim if width is None else width
     rng = np.random.default_rng([seed, TARGET_STREAM])
-    u, v = haar_orthogonal(dim, rng), haar_orthogonal(dim, rng)
-    s = np.geomspace(1.0, 1.0 / np.sqrt(kappa), dim)
+    u, v = haar_orthogonal(dim, rng)[:, :width], haar_orthogonal(width, rng)
+    s = np.geomspace(1.0, 1.0 / np.sqrt(kappa), width)
     return (u * s) @ v.T
 
 
 def sample_target(activation: Activation, w_star: np.ndarray, n: int, seed: int) -> torch.Tensor:
-    """The first n real samples y = φ(W*x) of this seed's data stream, float64 on the CPU, [n, d]."""
+    """The first n real samples y = φ(W*x) of this seed's data stream, float64 on the CPU, [n, d]
+    (x ∈ ℝ^k for W* of shape [d, k])."""
     rng = np.random.default_rng([seed, DATA_STREAM])
-    dim = w_star.shape[0]
+    dim, width = w_star.shape
     w = torch.from_numpy(w_star)
     out = torch.empty((n, dim), dtype=torch.float64)
-    block = max(1, _PRODUCT_BYTES // (8 * dim * dim))
-    products = torch.empty((min(block, n), dim, dim), dtype=torch.float64)
+    block = max(1, _PRODUCT_BYTES // (8 * dim * width))
+    products = torch.empty((min(block, n), dim, width), dtype=torch.float64)
     for start in range(0, n, _CHUNK_ROWS):
-        x = torch.from_numpy(rng.standard_normal((min(_CHUNK_ROWS, n - start), dim)))
+        x = torch.from_numpy(rng.standard_normal((min(_CHUNK_ROWS, n - start), width)))
         for first in range(0, len(x), block):
             rows = x[first : first + block]
             # Row by row (no BLAS): a row's value must not depend on how many rows share the call.

@@ -6,7 +6,7 @@ indices come from its own torch.Generator keyed by (seed, n, method), drawn in f
 so a game's numbers are the same whether it trains alone or beside others. Games sharing a method
 train together (`train_group`: on a multi-threaded CPU, as one shard per thread); the no-GAN
 estimators run on the same data (`run_estimators`). The games' random streams are in streams.py,
-the resume file in checkpoint.py. Metrics are recorded at log-spaced evaluation steps.
+the resume file in checkpoint.py. Metrics are recorded at log- or linearly spaced evaluation steps.
 """
 
 from __future__ import annotations
@@ -34,11 +34,13 @@ from .activations import Activation, get_activation
 from .checkpoint import Checkpoint, fingerprint, to_device
 from .config import TrainConfig
 from .dynamics import get_dynamics
-from .estimators import moment_inversion, wds
-from .features import Discriminator, LatentMoments, game_matmul, make_discriminator
+from .estimators import moment_inversion
+from .features import Discriminator, LatentMoments, game_matmul, make_discriminator, same_game_as
+from .relu_likelihood import pairwise_mle
 from .streams import GameSpec, GameStreams, draws_latent_stats, latent_batch
 from .tables import MEASURES
 from .targets import sample_target, target_weights
+from .wds import wds, wds_known_bias
 
 log = logging.getLogger(__name__)
 
@@ -138,29 +140,32 @@ def generator_step_scale(disc: Discriminator, y: torch.Tensor, real: list[torch.
     curvature = disc.curvature(y, real) if config.lr_scale == "curvature" else None
     if curvature is None:
         return 1.0
-    latent_spread = (1.0 + math.sqrt(config.dim / batch)) ** 2
+    latent_spread = (1.0 + math.sqrt(config.latent_dim / batch)) ** 2
     return 1.0 / (curvature * latent_spread)
 
 
 def measure(sigma: torch.Tensor, sigma_star: torch.Tensor, seeds: Sequence[int], config: TrainConfig,
             activation: Activation) -> dict[str, np.ndarray]:
     """Metrics per game (NaN for a non-finite Σ). TV draws are keyed by each game's seed, so all
-    methods and sample sizes of a seed share them (common random numbers)."""
+    methods and sample sizes of a seed share them (common random numbers). Where the width k is below
+    d, Σ* has rank k: TV, the whitened error and the sign bound are undefined (NaN)."""
     games = sigma.shape[0]
     out = {name: np.full(games, np.nan) for name in MEASURES}
     finite = torch.isfinite(sigma).flatten(1).all(dim=1).cpu().numpy()
     seeds = np.asarray(seeds)
+    full_rank = config.latent_dim == config.dim
     for seed in np.unique(seeds):
         rows = np.flatnonzero(finite & (seeds == seed))
         if rows.size == 0:
             continue
         index = torch.as_tensor(rows, device=sigma.device)
         s, s_star = sigma[index].double(), sigma_star[index].double()
-        tv, se = metrics.tv_gaussian_mc(s, s_star, config.tv_samples, seed=int(seed))
-        out["tv"][rows], out["tv_se"][rows] = tv.cpu().numpy(), se.cpu().numpy()
-        for name, value in metrics.frobenius_errors(s, s_star).items():
+        if full_rank:
+            tv, se = metrics.tv_gaussian_mc(s, s_star, config.tv_samples, seed=int(seed))
+            out["tv"][rows], out["tv_se"][rows] = tv.cpu().numpy(), se.cpu().numpy()
+        for name, value in metrics.frobenius_errors(s, s_star, whitened=full_rank).items():
             out[name][rows] = value.cpu().numpy()
-        if not activation.injective:
+        if full_rank and not activation.injective:
             out["tv_sign_lb"][rows] = metrics.sign_pattern_tv_lb(s, s_star).cpu().numpy()
     return out
 
@@ -168,7 +173,8 @@ def measure(sigma: torch.Tensor, sigma_star: torch.Tensor, seeds: Sequence[int],
 def _row(config: TrainConfig, seed: int, n: int, method: str, discriminator: str, dynamics: str, step: int,
          final: bool, values: dict[str, np.ndarray], game: int, status: str, wall_s: float) -> dict:
     """One row of the metrics table (tables.METRICS_COLUMNS and more): game `game` of `values`."""
-    return {"activation": config.activation, "dim": config.dim, "seed": seed, "kappa": config.kappa, "n": n,
+    return {"activation": config.activation, "dim": config.dim, "width": config.latent_dim, "seed": seed,
+            "kappa": config.kappa, "n": n,
             "method": method, "discriminator": discriminator, "dynamics": dynamics, "step": step, "final": final,
             **{name: float(values[name][game]) for name in MEASURES}, "wall_s": wall_s, "status": status}
 
@@ -195,6 +201,8 @@ class GroupRun:
         per_game = [self.disc.moments(transformed[spec.seed][None, : spec.n]) for spec in specs]
         latent_stats = draws_latent_stats(config, self.disc)
         # η_W per game: lr_gen / h, h from the game's own sample (`generator_step_scale`).
+        # Lei et al.'s projection: each row of W held at the target's norm ‖w*_i‖ = √Σ*_ii.
+        self.row_norms = sigma_star.diagonal(dim1=-2, dim2=-1).sqrt() if config.project_rows else None
         self.gen_scale = torch.tensor(
             [generator_step_scale(self.disc, data[spec.seed][: spec.n], [m[0] for m in moments],
                                   latent_batch(config, spec.n, latent_stats), config)
@@ -238,7 +246,7 @@ class GroupRun:
         config = self.config
         resumed_at, started = self.elapsed, time.perf_counter()
         average_start = int(config.average_from * config.steps) if config.averaging == "tail" else config.steps + 1
-        eval_steps = set(metrics.eval_steps(config.steps, config.eval_points))
+        eval_steps = set(metrics.eval_steps(config.steps, config.eval_points, config.eval_spacing))
         bar = tqdm(total=config.steps, initial=self.step, desc=self.specs[0].method, disable=not progress, leave=False)
         while self.step < config.steps and not (stop is not None and stop.is_set()):
             self.step += 1
@@ -249,6 +257,8 @@ class GroupRun:
             lr_gen = learning_rate(config.lr_gen, step, config) * self.gen_scale
             lr_disc = learning_rate(config.lr_disc, step, config)
             w_new, v_new = self.dynamics.step(oracle, self.w, self.v, lr_gen, lr_disc, self.dyn_state)
+            if self.row_norms is not None:
+                w_new = w_new * (self.row_norms / torch.linalg.vector_norm(w_new, dim=-1).clamp_min(1e-300))[..., None]
 
             # A game that leaves the finite range is frozen at zero and reported diverged; the
             # others are untouched (every operation above is per game).
@@ -379,11 +389,12 @@ def train_group(specs: list[GameSpec], config: TrainConfig, activation: Activati
 def run_estimators(config: TrainConfig, seeds: Sequence[int], data: dict[int, torch.Tensor],
                    star: dict[int, np.ndarray], activation: Activation, device: torch.device
                    ) -> tuple[list[dict], dict[tuple[int, str, int], np.ndarray]]:
-    """The no-GAN estimators on the games' data — the yardstick, and Wu–Dimakis–Sanghavi for ReLU —
+    """The no-GAN estimators on the games' data (choices.ESTIMATORS: the yardstick, and for ReLU
+    Wu–Dimakis–Sanghavi as published and with the bias known, and the pairwise censored likelihood)
     at every (seed, n): their metrics rows (step 0, final) and their estimates by (seed, method, n)."""
     estimators = {"moment_inversion": lambda y: moment_inversion(y, activation)}
     if activation.name == "relu":
-        estimators["wds"] = wds
+        estimators |= {"wds": wds, "wds_known_bias": wds_known_bias, "pairwise_mle": pairwise_mle}
     rows, sigmas = [], {}
     with intra_op_threads(1):  # estimates and their TV independent of the thread count, as the games'
         for seed, n in product(seeds, config.samples):
@@ -401,6 +412,8 @@ def run_estimators(config: TrainConfig, seeds: Sequence[int], data: dict[int, to
 def train(config: TrainConfig, seeds: Sequence[int] | None = None, progress: bool | None = None,
           checkpoint: str | Path | None = None, checkpoint_every: float = 60.0) -> TrainResult:
     """Run the yardstick and every configured method on every (seed, n); seeds default to config.seed.
+    A method whose game is one already trained (`features.same_game_as`: relu's truncated and
+    quadratic) gets that game's rows under its own name instead of a second run.
 
     With `checkpoint`, the run saves its state there every `checkpoint_every` seconds and, if the
     file already holds a matching run, resumes from it; the result equals an uninterrupted run.
@@ -415,15 +428,22 @@ def train(config: TrainConfig, seeds: Sequence[int] | None = None, progress: boo
 
     data, star = {}, {}
     for seed in seeds:
-        w_star = target_weights(config.dim, config.kappa, seed)
+        w_star = target_weights(config.dim, config.kappa, seed, config.latent_dim)
         star[seed] = w_star @ w_star.T
         data[seed] = sample_target(activation, w_star, n_max, seed).to(device)
 
     rows, sigmas = run_estimators(config, seeds, data, star, activation, device)
+    trained: dict[tuple[str, str], tuple[list[dict], torch.Tensor]] = {}  # (game, dynamics) → its rows, final Σ
     for disc_name, dyn_name in product(config.discriminators, config.dynamics):
         specs = [GameSpec(seed, n, disc_name, dyn_name) for seed in seeds for n in config.samples]
         method = specs[0].method
-        if saved is not None and method in saved.finished:
+        game = (same_game_as(disc_name, activation), dyn_name)
+        if game in trained:  # relu's truncated and quadratic games are one game: trained once, reported as both
+            log.info("%s is the same game as one already trained for %s: its rows are reused", method,
+                     config.activation)
+            group_rows = [{**row, "method": method, "discriminator": disc_name} for row in trained[game][0]]
+            final = trained[game][1]
+        elif saved is not None and method in saved.finished:
             group_rows, final = saved.finished[method]["rows"], saved.finished[method]["final"]
         else:
             log.info("training %d games of %s (d=%d, %s) on %s", len(specs), method, config.dim,
@@ -431,6 +451,7 @@ def train(config: TrainConfig, seeds: Sequence[int] | None = None, progress: boo
             sigma_star = torch.stack([torch.as_tensor(star[spec.seed], device=device, dtype=dtype) for spec in specs])
             group_rows, final = train_group(specs, config, activation, data, sigma_star, device, dtype, progress,
                                             checkpoint=saved)
+        trained.setdefault(game, (group_rows, final))
         rows += group_rows
         for spec, sigma in zip(specs, final.cpu().numpy()):
             sigmas[(spec.seed, spec.method, spec.n)] = sigma

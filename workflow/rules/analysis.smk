@@ -20,6 +20,8 @@ rule analyze:
             category="Tables",
         ),
         efficiency_summary="reports/tables/efficiency_summary.csv",
+        efficiency_best="reports/tables/efficiency_best.csv",
+        efficiency_best_summary="reports/tables/efficiency_best_summary.csv",
         tv_vs_n="reports/tables/tv_vs_n.csv",
         reference="reports/tables/reference.csv",
         status=report(

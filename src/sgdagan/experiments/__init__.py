@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from . import bilinear_game, condition, discriminators, dynamics, prior_work, sample_complexity
+from . import bilinear_game, condition, discriminators, dynamics, prior_work, sample_complexity, vanilla
 from .base import Experiment, Figure
 
 MAIN = sample_complexity.EXPERIMENT
 # In report order; each is a key of the config's `ablations` section.
-ABLATIONS: dict[str, Experiment] = {e.name: e for e in (discriminators.EXPERIMENT, dynamics.EXPERIMENT,
-                                                        bilinear_game.EXPERIMENT, prior_work.EXPERIMENT,
-                                                        condition.EXPERIMENT)}
+ABLATIONS: dict[str, Experiment] = {e.name: e for e in (vanilla.EXPERIMENT, discriminators.EXPERIMENT,
+                                                        dynamics.EXPERIMENT, bilinear_game.EXPERIMENT,
+                                                        prior_work.EXPERIMENT, condition.EXPERIMENT)}
 NOTEBOOK_TITLES = {
     "training": "Does SGDA reach the target? TV against training step",
     "sample_complexity": "Sample complexity: TV against n, n_eps against d, fitted exponents, efficiency",
-    "ablations": "Ablations: discriminator families, game dynamics, prior work, condition number",
+    "ablations": "Ablations: vanilla SGDA, discriminator families, game dynamics, prior work, condition number",
 }
 
 

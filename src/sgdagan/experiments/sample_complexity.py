@@ -19,6 +19,10 @@ EXPERIMENT = Experiment(
         "efficiency": "median TV(method) / median TV(yardstick) per (activation, method, d, n), paired bootstrap CI",
         "efficiency_summary": "the efficiency ratio per (activation, method): at the largest n of each d, and over "
                               "all cells",
+        "efficiency_best": "median TV(trained method) / the lowest median TV of any no-GAN estimator on the same "
+                           "samples, per (activation, method, d, n), with the estimator and a paired bootstrap CI",
+        "efficiency_best_summary": "efficiency_best per (activation, trained method): at the largest n of each d, and "
+                                   "over all cells",
         "tv_vs_n": "median final TV over seeds per (activation, d, method, n), bootstrap CI, quartiles, diverged count",
         "reference": "c in TV ≈ c·√(d(d+1)/n), fitted to the yardstick per activation",
         "status": "games and diverged games per (activation, d, method)",

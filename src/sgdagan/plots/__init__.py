@@ -8,10 +8,10 @@ report_notebooks) call these functions and name the figure files.
 """
 
 from .ablations import (against, bilinear, bilinear_setting, bilinear_tables, condition, discriminators,
-                        discriminators_table, dynamics, dynamics_tables, note, prior_work, setting)
+                        discriminators_table, dynamics, dynamics_tables, note, prior_work, setting, vanilla)
 from .common import STYLE, chdir_to_repository, read_tables, save
 from .main import efficiency, n_eps_vs_d, tv_vs_n, tv_vs_step
 
 __all__ = ["STYLE", "against", "bilinear", "bilinear_setting", "bilinear_tables", "chdir_to_repository", "condition",
            "discriminators", "discriminators_table", "dynamics", "dynamics_tables", "efficiency", "n_eps_vs_d", "note",
-           "prior_work", "read_tables", "save", "setting", "tv_vs_n", "tv_vs_step"]
+           "prior_work", "read_tables", "save", "setting", "tv_vs_n", "tv_vs_step", "vanilla"]

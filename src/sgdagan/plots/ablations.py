@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..choices import DYNAMICS
+from ..tables import is_trained
 from .common import (CELL, FAMILIES, OUTCOME_COLORS, cell_title, cells_of, dim_colors, estimators, label_ticks,
                      legend_entries, nums, order, select, set_log, style, trained, yardstick_last)
 
@@ -56,14 +57,17 @@ def discriminators(summary: pd.DataFrame, steps: pd.DataFrame, yardstick: str) -
     return fig
 
 
+DYNAMICS_CELL = [*CELL, "penalty"]  # one row of the dynamics figure: a cell at one penalty λ
+
+
 @style()
 def dynamics(summary: pd.DataFrame, steps: pd.DataFrame, yardstick: str) -> Figure:
-    """One row per cell: (a) final median TV (bar: quartiles; red ring: some runs diverged) and
-    (b) median steps to the target TV of every method at every step-size setting, (c) TV against
-    step of each method at its best setting (lowest final median TV)."""
+    """One row per cell and penalty λ: (a) final median TV (bar: quartiles; red ring: some runs
+    diverged) and (b) median steps to the target TV of every method at every step-size setting,
+    (c) TV against step of each method at its best setting (lowest final median TV)."""
     tr = trained(summary)
     target = float(tr["target_tv"].iloc[0])
-    panels = cells_of(tr)
+    panels = cells_of(tr, DYNAMICS_CELL)
     methods = order(tr["dynamics"], DYNAMICS)
     settings = sorted({(g, d) for g, d in zip(tr["lr_gen"], tr["lr_disc"])})
     markers = "osD^vP*Xh<>p"
@@ -77,8 +81,9 @@ def dynamics(summary: pd.DataFrame, steps: pd.DataFrame, yardstick: str) -> Figu
     ticks = [v for k in range(8) for v in (10 ** k, 2 * 10 ** k, 5 * 10 ** k) if low <= v <= never / 1.6]
     fig, axes = plt.subplots(len(panels), 3, squeeze=False, figsize=(14, 3.9 * len(panels)))
     for (ax_tv, ax_steps, ax_curve), cell in zip(axes, panels):
-        t, curves = select(tr, cell), select(steps, cell)
-        est = estimators(select(summary, cell))
+        t, curves = select(tr, cell, DYNAMICS_CELL), select(steps, cell, DYNAMICS_CELL)
+        est = estimators(select(summary, cell[:len(CELL)]))
+        title = f"{cell_title(cell[:len(CELL)], tr)}, λ={cell[-1]:g}"
         yard = est.loc[est["method"] == yardstick, "tv_median"]
         ringed = False
         for s in settings:
@@ -105,14 +110,14 @@ def dynamics(summary: pd.DataFrame, steps: pd.DataFrame, yardstick: str) -> Figu
         ax_tv.axhline(target, color="grey", ls=":", lw=1.2, label=f"target TV = {target:g}")
         set_log(ax_tv, x=False)
         ax_tv.set_ylabel("final median TV")
-        ax_tv.set_title(f"(a) final TV — {cell_title(cell, tr)}")
+        ax_tv.set_title(f"(a) final TV — {title}")
         ax_steps.axhspan(never / 1.5, never * 1.5, color="grey", alpha=0.12, lw=0)
         ax_steps.set_yscale("log")
         ax_steps.set_ylim(low, never * 1.6)
         ax_steps.set_yticks(ticks + [never], [f"{v:g}" for v in ticks] + ["never"])
         ax_steps.yaxis.set_minor_locator(plt.NullLocator())
         ax_steps.set_ylabel(f"median steps to TV ≤ {target:g}")
-        ax_steps.set_title(f"(b) steps to the target — {cell_title(cell, tr)}")
+        ax_steps.set_title(f"(b) steps to the target — {title}")
         for ax in (ax_tv, ax_steps):
             ax.set_xticks(range(len(methods)), methods)
             ax.set_xlim(-0.6, len(methods) - 0.4)
@@ -134,7 +139,7 @@ def dynamics(summary: pd.DataFrame, steps: pd.DataFrame, yardstick: str) -> Figu
         set_log(ax_curve)
         ax_curve.set_xlabel("training step")
         ax_curve.set_ylabel("median TV")
-        ax_curve.set_title("(c) TV vs step, each method's best setting")
+        ax_curve.set_title(f"(c) TV vs step, each method's best setting — λ={cell[-1]:g}")
         ax_curve.legend(fontsize=6.5, loc="lower left")
     handles, labels = legend_entries(axes[:, 0])
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=7.5,
@@ -226,9 +231,12 @@ def bilinear(runs: pd.DataFrame, boundaries: pd.DataFrame | None) -> Figure:
 @style()
 def prior_work(summary: pd.DataFrame, yardstick: str, headline_method: str) -> Figure:
     """Lei et al.'s plot: median ‖Σ − Σ*‖_F against n, one colour per d, one line style per method,
-    one panel per activation; dotted grey: slope −1/2. Diverged games (‖Σ − Σ*‖_F = ∞) are counted
-    in the title, not drawn."""
-    acts = sorted(summary["activation"].unique())
+    one panel per activation and variant (with the no-GAN estimators on the variant's data, which
+    depends on its width k); dotted grey: slope −1/2. Diverged games (‖Σ − Σ*‖_F = ∞) are counted in
+    the title, not drawn."""
+    tr = trained(summary)
+    panels = [(act, variant, int(tr.loc[tr["variant"] == variant, "width"].iloc[0]))
+              for act, variant in cells_of(tr, ("activation", "variant"))]
     dims = sorted(summary["dim"].unique())
     colors = dim_colors(dims)
     methods = yardstick_last(summary["method"], headline_method, yardstick)
@@ -237,9 +245,12 @@ def prior_work(summary: pd.DataFrame, yardstick: str, headline_method: str) -> F
     style = {m: dict(ls=line_styles[i % len(line_styles)], marker=markers[i % len(markers)])
              for i, m in enumerate(x for x in methods if x != yardstick)}
     style[yardstick] = dict(ls="--", marker="x")
-    fig, axes = plt.subplots(1, len(acts), squeeze=False, sharey=True, figsize=(4.4 * len(acts), 3.8))
-    for ax, act in zip(axes[0], acts):
-        a = summary[summary["activation"] == act]
+    columns = max(1, len({variant for _, variant, _ in panels}))
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, squeeze=False, sharey=True, figsize=(4.4 * columns, 3.8 * rows))
+    for ax, (act, variant, width) in zip(axes.flat, panels):
+        a = summary[(summary["activation"] == act) & ((summary["variant"] == variant)
+                                                      | (~summary["method"].map(is_trained) & (summary["width"] == width)))]
         for d in dims:
             for m in methods:
                 t = a[(a["dim"] == d) & (a["method"] == m)].sort_values("n")
@@ -253,10 +264,13 @@ def prior_work(summary: pd.DataFrame, yardstick: str, headline_method: str) -> F
             n = np.geomspace(ref["n"].min(), ref["n"].max(), 20)
             ax.plot(n, 1.6 * ref["frob_abs_median"].iloc[0] * np.sqrt(ref["n"].iloc[0] / n), ":", color="grey")
         bad = int(a["diverged"].sum())
-        ax.set_title(f"{act}" + (f" ({bad} diverged games, not drawn)" if bad else ""))
+        ax.set_title(f"{act}, {variant}" + (f" ({bad} diverged, not drawn)" if bad else ""), fontsize=9)
         set_log(ax)
         ax.set_xlabel("n")
-    axes[0, 0].set_ylabel("median ‖Σ − Σ*‖_F")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("median ‖Σ − Σ*‖_F")
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
     handles = ([Line2D([], [], color=colors[d], lw=2, label=f"d={d}") for d in dims]
                + [Line2D([], [], color="black", lw=1.2, label=m, **style[m]) for m in methods]
                + [Line2D([], [], color="grey", ls=":", label="slope −1/2")])
@@ -306,6 +320,44 @@ def condition(summary: pd.DataFrame, yardstick: str, headline_method: str) -> Fi
     return fig
 
 
+@style()
+def vanilla(summary: pd.DataFrame, steps: pd.DataFrame, yardstick: str) -> Figure:
+    """One column per (activation, d): final median TV against n per variant (top) and median TV
+    against step at the largest n (bottom); the yardstick dashed; the headline schedule black."""
+    panels = cells_of(summary, ("activation", "dim"))
+    variants = sorted(trained(summary)["variant"].unique(), key=lambda v: (not v.startswith("headline"), v))
+    color = {v: "black" if v.startswith("headline") else f"C{i}" for i, v in enumerate(variants)}
+    fig, axes = plt.subplots(2, len(panels), squeeze=False, figsize=(4.6 * len(panels), 7.0))
+    for (ax_n, ax_step), (act, d) in zip(axes.T, panels):
+        cell = summary[(summary["activation"] == act) & (summary["dim"] == d)]
+        n_max = cell["n"].max()
+        yard = cell[cell["method"] == yardstick].sort_values("n")
+        ax_n.plot(yard["n"], yard["tv_median"], "k--", lw=1.2, label=f"{yardstick} (no GAN)")
+        for v in variants:
+            t = cell[cell["variant"] == v].sort_values("n")
+            bad = int(t["diverged"].sum())
+            ax_n.plot(t["n"], t["tv_median"], marker="o", ms=3, color=color[v],
+                      label=v + (f" ({bad} diverged)" if bad else ""))
+            ax_n.fill_between(t["n"], t["tv_q25"], t["tv_q75"], color=color[v], alpha=0.12, lw=0)
+            c = steps[(steps["activation"] == act) & (steps["dim"] == d) & (steps["n"] == n_max)
+                      & (steps["variant"] == v) & (steps["step"] > 0)].sort_values("step")
+            ax_step.plot(c["step"], c["tv_median"], color=color[v], marker=".", ms=3)
+        floor = yard.loc[yard["n"] == n_max, "tv_median"]
+        if len(floor):
+            ax_step.axhline(floor.iloc[0], color="black", ls="--", lw=1.2)
+        set_log(ax_n)
+        set_log(ax_step)
+        ax_n.set_title(f"{act}, d={d}")
+        ax_n.set_xlabel("n")
+        ax_step.set_title(f"{act}, d={d}, n={n_max}")
+        ax_step.set_xlabel("training step")
+    axes[0, 0].set_ylabel("final median TV")
+    axes[1, 0].set_ylabel("median TV")
+    axes[0, 0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
 # -- captions and tables shown beside the ablations' figures ------------------------------------------
 
 
@@ -342,16 +394,18 @@ def discriminators_table(summary: pd.DataFrame, yardstick: str) -> pd.DataFrame:
 
 
 def dynamics_tables(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(every method at every step-size setting, each method's best setting: lowest final median TV)."""
+    """(every method at every penalty and step-size setting, each method's best setting per penalty:
+    lowest final median TV), the strongest penalty first."""
     tr = trained(summary)
     methods = order(tr["dynamics"], DYNAMICS)
-    every = tr.assign(rank=tr["dynamics"].map(methods.index)).sort_values([*CELL, "rank", "lr_gen", "lr_disc"])
-    best = (every.sort_values(["tv_median", "steps_to_target"]).drop_duplicates([*CELL, "dynamics"])
-            .sort_values([*CELL, "rank"]))
-    return (every[["activation", "dim", "n", "dynamics", "lr_gen", "lr_disc", "runs", "diverged", "tv_median",
-                   "tv_q25", "tv_q75", "frob_abs_median", "steps_to_target", "reached"]],
-            best[["activation", "dim", "n", "method", "lr_gen", "lr_disc", "tv_median", "steps_to_target",
-                  "reached"]])
+    every = tr.assign(rank=tr["dynamics"].map(methods.index)).sort_values(
+        [*DYNAMICS_CELL, "rank", "lr_gen", "lr_disc"], ascending=[True] * len(CELL) + [False, True, True, True])
+    best = (every.sort_values(["tv_median", "steps_to_target"]).drop_duplicates([*DYNAMICS_CELL, "dynamics"])
+            .sort_values([*DYNAMICS_CELL, "rank"], ascending=[True] * len(CELL) + [False, True]))
+    return (every[["activation", "dim", "n", "penalty", "dynamics", "lr_gen", "lr_disc", "runs", "diverged",
+                   "tv_median", "tv_q25", "tv_q75", "frob_abs_median", "steps_to_target", "reached"]],
+            best[["activation", "dim", "n", "penalty", "method", "lr_gen", "lr_disc", "tv_median",
+                  "steps_to_target", "reached"]])
 
 
 def bilinear_setting(runs: pd.DataFrame, tol: float) -> str:
