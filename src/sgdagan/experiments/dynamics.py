@@ -86,8 +86,8 @@ def readme(tables: Tables) -> list[str]:
     shown = t[["activation", "dim", "n", "method", "penalty", "lr_gen", "lr_disc", "tv_median", "steps_to_target",
                "reached", "diverged", "runs"]]
     return [f"Each method at its best step sizes per penalty λ: final median TV / median steps to TV ≤ {target:g} "
-            "(never: most runs did not get there). Where a column changes along a row, the method's behaviour "
-            "changes with the discriminator's regime.", "", markdown_table(regimes(t)), "",
+            "(never: most runs did not get there; a TV of 1: most runs diverged, counted as TV = 1). Where a "
+            "column changes along a row, the method's behaviour changes with the discriminator's regime.", "", markdown_table(regimes(t)), "",
             f"Every method at every penalty λ and step-size setting of the grid (not only the best): final TV "
             f"(median over seeds), steps to reach TV ≤ {target:g} (median over runs, at the evaluation steps; – "
             "where most runs never did) and the fraction of runs that reached it. At λ = 1 the discriminator "

@@ -65,8 +65,8 @@ def readme(tables: Tables) -> list[str]:
     lines = []
     for _, row in largest.iterrows():
         best = min((row[v], v) for v in variants if v != HEADLINE and np.isfinite(row[v]))
-        lines.append(f"{row['activation']} (d = {row['dim']}, n = {row['n']}): best vanilla {best[1]} at "
-                     f"{best[0]:.2f}× the yardstick's TV, the headline schedule at {row[HEADLINE]:.2f}×")
+        lines.append(f"{row['activation']} (d = {row['dim']}, n = {row['n']}): the best, {best[1]}, at "
+                     f"{best[0]:.2f}× the yardstick's TV; the headline schedule at {row[HEADLINE]:.2f}×")
     return ["The paper's title method is plain SGDA. Median final TV over seeds of SGDA/truncated with "
             "constant steps and the last iterate (vanilla), and with the headline's decaying steps and tail "
             "average, each over the yardstick's median TV on the same samples (1 = the statistical floor). "
