@@ -199,9 +199,13 @@ def test_bilinear_outcomes_agree_with_the_exact_prediction(ablation_run):
 
 def test_prior_work_and_condition_tables_cover_their_grids(ablation_run):
     lei = _table(ablation_run, "prior_work")
-    yard = lei[lei["method"] == "moment_inversion"].set_index("n")
-    assert list(yard.index) == [500, 2000] and (yard["runs"] == 2).all()
-    assert yard.loc[2000, "frob_abs_median"] < yard.loc[500, "frob_abs_median"]
+    for width in (3, 2):  # the yardstick on each width's own data (k = d = 3, and Lei et al.'s k = 2)
+        yard = lei[(lei["method"] == "moment_inversion") & (lei["width"] == width)].set_index("n")
+        assert list(yard.index) == [500, 2000] and (yard["runs"] == 2).all()
+        assert yard.loc[2000, "frob_abs_median"] < yard.loc[500, "frob_abs_median"]
+    lei_k2 = lei[lei["width"] == 2]
+    assert set(lei_k2["variant"].dropna()) == {"k = 2", "k = 2, row-norm projection"}
+    assert lei_k2["tv_median"].isna().all() and np.isfinite(lei_k2["frob_abs_median"]).all()  # rank 2: no TV
     kappa = _table(ablation_run, "condition")
     assert set(kappa["kappa"]) == {1.0, 5.0}
 

@@ -361,7 +361,7 @@ def test_diverged_games_are_reported_and_the_pipeline_completes(tmp_path):
     workdir = make_workdir(tmp_path / "diverged")
     (workdir / "diverge.yaml").write_text(yaml.safe_dump({
         "activations": ["tanh"], "dims": [2, 3], "seeds": [0, 1],
-        "train": {"lr_gen": 1.0e4, "lr_schedule": "constant"},
+        "train": {"lr_gen": 1.0e4, "lr_schedule": "constant", "discriminators": ["truncated"]},
     }))
     snakemake(workdir, configs=("tiny.yaml", "diverge.yaml"))
     status = pd.read_csv(workdir / "reports/tables/status.csv").set_index("method")

@@ -29,6 +29,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from sgdagan.experiments import MAIN
+
 from .slurm_fixtures import (
     CLUSTER_SH,
     CLUSTER_SPECIFIC,
@@ -45,7 +47,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 TINY = yaml.safe_load((DATA / "tiny.yaml").read_text())
 CELLS = {(a, d, s) for a in TINY["activations"] for d in TINY["dims"] for s in TINY["seeds"]}
-N_TABLES = 9  # TABLES in workflow/rules/common.smk
+N_TABLES = len(MAIN.tables)  # the main experiment's tables (the tiny config runs no ablation)
 RUN_TIMEOUT = 600  # seconds for one snakemake run (the tiny config takes ~2 min here)
 # The plugin's job comment: rule_<rule>_wildcards_<activation>_<dim>_<seed>
 TRAIN_COMMENT = re.compile(r"^rule_train_wildcards_([a-z_]+)_(\d+)_(\d+)$")

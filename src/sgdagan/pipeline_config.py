@@ -141,7 +141,7 @@ class Resources:
 @dataclass
 class PipelineConfig:
     """Configuration of the sample-complexity pipeline: the default experiment is config.yaml,
-    `snakemake --cores all` (about 10 minutes on 2 CPU cores); presets in config/ override its keys
+    `snakemake --cores all` (about 12 minutes on 2 CPU cores); presets in config/ override its keys
     (`--configfile config/cluster.yaml`). The fan-out axes are the top-level lists activations,
     dims and seeds: one training job per (activation, dim, seed). This file is generated from
     src/sgdagan/pipeline_config.py (python -m sgdagan.pipeline_config)."""
