@@ -79,6 +79,13 @@ def summary_table(table: pd.DataFrame, target_tv: float | None = None) -> pd.Dat
     return out
 
 
+def best_settings(summary: pd.DataFrame, keys: Iterable[str]) -> pd.DataFrame:
+    """Of a summary's trained rows, each dynamics' best setting per `keys`: its row with the lowest
+    final median TV, ties going to fewer steps to the target."""
+    trained = summary[summary["method"].map(is_trained)]
+    return trained.sort_values(["tv_median", "steps_to_target"]).drop_duplicates([*keys, "dynamics"])
+
+
 def steps_table(table: pd.DataFrame) -> pd.DataFrame:
     """Per (KEYS, step) of the trained methods: TV and ‖Σ − Σ*‖_F median and quartiles over seeds."""
     trained = table[table["method"].map(is_trained)]

@@ -314,7 +314,7 @@ def _piecewise_linear_derivative(t: torch.Tensor, neg_slope: float) -> torch.Ten
 
 def _interval_indicator(t: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
     """1{lo < t < hi} in t's dtype: the slope of clip(t, lo, hi) as autograd takes it (0 at the kinks)."""
-    return ((t > lo) & (t < hi)).to(t.dtype)
+    return _in_interval(t, (lo, hi)).to(t.dtype)
 
 
 def _tanh_derivative(t: torch.Tensor) -> torch.Tensor:

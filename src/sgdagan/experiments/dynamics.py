@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..ablations import best_settings
 from ..choices import DYNAMICS
 from ..markdown import markdown_table
 from ..settings import ConfigError, check_as, setting
@@ -69,9 +70,8 @@ def regimes(summary: pd.DataFrame) -> pd.DataFrame:
     """Per method (rows) and penalty λ (columns, strongest first): at the method's best step sizes for
     that λ (lowest final median TV), "final TV / median steps to the target" — where each method's
     behaviour changes across the grid, in one table."""
-    trained = summary[summary["dynamics"].isin(DYNAMICS)]
     keys = ["activation", "dim", "n", "dynamics"]
-    best = trained.sort_values(["tv_median", "steps_to_target"]).drop_duplicates([*keys, "penalty"])
+    best = best_settings(summary, [*keys[:3], "penalty"])
     shown = best.assign(shown=[f"{tv:.3g} / " + (f"{steps:g}" if steps < float("inf") else "never")
                                for tv, steps in zip(best["tv_median"], best["steps_to_target"])])
     wide = shown.pivot_table(index=keys, columns="penalty", values="shown", aggfunc="first")

@@ -9,6 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from ..ablations import best_settings
 from ..choices import DYNAMICS
 from ..tables import is_trained
 from .common import (CELL, FAMILIES, OUTCOME_COLORS, cell_title, cells_of, dim_colors, estimators, label_ticks,
@@ -124,7 +125,7 @@ def dynamics(summary: pd.DataFrame, steps: pd.DataFrame, yardstick: str) -> Figu
             ax.grid(axis="x", visible=False)
             for k in range(1, len(methods)):
                 ax.axvline(k - 0.5, color="lightgrey", lw=0.6)
-        best = t.sort_values(["tv_median", "steps_to_target"]).drop_duplicates("dynamics")
+        best = best_settings(t, [])
         for i, m in enumerate(methods):
             b = best[best["dynamics"] == m]
             if b.empty:
@@ -400,8 +401,8 @@ def dynamics_tables(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     methods = order(tr["dynamics"], DYNAMICS)
     every = tr.assign(rank=tr["dynamics"].map(methods.index)).sort_values(
         [*DYNAMICS_CELL, "rank", "lr_gen", "lr_disc"], ascending=[True] * len(CELL) + [False, True, True, True])
-    best = (every.sort_values(["tv_median", "steps_to_target"]).drop_duplicates([*DYNAMICS_CELL, "dynamics"])
-            .sort_values([*DYNAMICS_CELL, "rank"], ascending=[True] * len(CELL) + [False, True]))
+    best = best_settings(every, DYNAMICS_CELL).sort_values([*DYNAMICS_CELL, "rank"],
+                                                           ascending=[True] * len(CELL) + [False, True])
     return (every[["activation", "dim", "n", "penalty", "dynamics", "lr_gen", "lr_disc", "runs", "diverged",
                    "tv_median", "tv_q25", "tv_q75", "frob_abs_median", "steps_to_target", "reached"]],
             best[["activation", "dim", "n", "penalty", "method", "lr_gen", "lr_disc", "tv_median",
