@@ -7,23 +7,26 @@
 What it measures: game-steps per second of `trainer.train_group` (sgda/truncated, inverse-time
 step sizes with each game's η_W = lr_gen/h, tail averaging of Σ = WWᵀ over the second half;
 exactly `--steps` steps) and of a JAX peer running the same games' mathematics — the per-sample
-step on a latent batch of B = 512, and for injective activations also the sufficient-statistics
-step (the trainer's own path for them, `latent_stats`, with the trainer's B = max(512, n)), which draws the batch's x̄ and S = xxᵀ/B
+step on the trainer's latent batch B = max(gen_batch, 8d) (256 at d = 16, 512 at d = 64 with the default gen_batch 256), and for
+injective activations also the sufficient-statistics step (the trainer's own path for them,
+`latent_stats`, with the trainer's B = max(gen_batch, n)), which draws the batch's x̄ and S = xxᵀ/B
 directly (x̄ ~ N(0, I/B), centred scatter ~ Wishart(B−1, I) by Bartlett) and costs O(d³), not
 O(d²B). The peer is vmap over games, lax.scan over steps (one block per half of the run: the
 second half also averages Σ), jit, and shard_map over one XLA host device per core.
 
-Each repeat times the trainer and then the peer within seconds of each other; the ratio is
-trainer game-steps/s ÷ peer game-steps/s (> 1: the trainer is faster). Without flags it runs
+Each repeat times the trainer, a one-step trainer call and then the peer within seconds of each
+other; the ratio is trainer game-steps/s ÷ peer game-steps/s (> 1: the trainer is faster), once per
+whole call ("trainer") and once per step alone ("trainer steps": the call less the one-step call,
+the like-for-like figure, since the peer's clock covers its steps only). Without flags it runs
 relu and tanh at d = 16 with 32 games and at d = 64 with 8 games.
 
 Not identical work: a trainer call also sets up its games (real moments of up to 1e5 samples,
-W₀, one torch.Generator per game), checks every step for divergence, and evaluates each game once
-at the end (eval_points=1: TV by Monte Carlo and Frobenius errors). The peer's timing covers its
-steps only (compiled beforehand, block_until_ready). The trainer's fixed cost is printed per case:
-a one-step call. GFLOP/s count 8·d²·B flops per per-sample game-step (Wx, uuᵀ, (V₂+V₂ᵀ)u, g xᵀ)
-and 8·d³ per sufficient-statistics game-step (AAᵀ, WS, (WS)Wᵀ, (V₂+V₂ᵀ)WS); the reference is a
-plain float64 torch.matmul [R, d, d] @ [R, d, B] in the same run.
+W₀, one torch.Generator per game), checks for divergence once per RNG block of steps, and
+evaluates each game once at the end (eval_points=1: TV by Monte Carlo and Frobenius errors). The
+peer's timing covers its steps only (compiled beforehand, block_until_ready). The trainer's fixed
+cost is printed per case: a one-step call. GFLOP/s count 8·d²·B flops per per-sample game-step
+(Wx, uuᵀ, (V₂+V₂ᵀ)u, g xᵀ) and 8·d³ per sufficient-statistics game-step (AAᵀ, WS, (WS)Wᵀ,
+(V₂+V₂ᵀ)WS); the reference is a plain float64 torch.matmul [R, d, d] @ [R, d, B] in the same run.
 """
 
 import os
@@ -168,7 +171,7 @@ def build_case(activation_name: str, dim: int, games: int, steps: int):
     disc = make_discriminator("truncated", activation, config.penalty)
     real = [disc.moments(disc.data_transform(data[s.seed][: s.n])[None]) for s in specs]
     m1_real, m2_real = (np.stack([r[k][0].numpy() for r in real]) for k in (0, 1))
-    # The trainer's latent batch per game: max(gen_batch, n) where drawn as statistics (tanh), else gen_batch.
+    # The trainer's latent batch per game: max(gen_batch, n) where drawn as statistics (tanh), else config.latent_vectors().
     batches = np.array([latent_batch(config, s.n, disc.linear_in_latents) for s in specs], dtype=np.float64)
     gen_scale = np.array([generator_step_scale(disc, data[s.seed][: s.n], [m[0] for m in r], int(b), config)
                           for s, r, b in zip(specs, real, batches)])
@@ -184,7 +187,7 @@ def build_case(activation_name: str, dim: int, games: int, steps: int):
 
 def bench_case(activation_name: str, dim: int, games: int, steps: int, repeats: int) -> None:
     config, trainer_args, peer_args = build_case(activation_name, dim, games, steps)
-    batch, games = config.gen_batch, len(trainer_args[0])  # throughput.py's layout: seeds × up to 8 sample sizes
+    batch, games = config.latent_vectors(), len(trainer_args[0])  # throughput.py's layout: seeds × up to 8 sample sizes
     if games % len(jax.devices()):
         raise SystemExit(f"{games} games do not split evenly over {len(jax.devices())} XLA host devices")
     activation = trainer_args[2]
@@ -197,34 +200,42 @@ def bench_case(activation_name: str, dim: int, games: int, steps: int, repeats: 
     print(f"== {activation_name} d={dim}: {games} games, B={batch}, {steps} steps; {len(jax.devices())} XLA host "
           f"devices, torch threads {torch.get_num_threads()}; trainer/peer = ratio of game-steps/s", flush=True)
 
+    # The trainer's rate twice: per whole call (set-up and final evaluation included), and per step
+    # alone — (steps − 1) game-steps over the call's time less an adjacent one-step call's — which is
+    # what the peer's clock covers (its compilation and set-up are outside it).
     game_steps = games * steps
-    times: dict[str, list[float]] = {"trainer": [], **{name: [] for name in peers}}
+    one_step = TrainConfig.from_sources(None, **{**config.to_dict(), "steps": 1})
+    times: dict[str, list[float]] = {"trainer": [], "trainer steps": [], **{name: [] for name in peers}}
+    fixed = []
     for pair in range(repeats):
         times["trainer"].append(timed(lambda: train_group(*trainer_args)))
+        fixed.append(timed(lambda: train_group(trainer_args[0], one_step, *trainer_args[2:])))
+        times["trainer steps"].append((times["trainer"][-1] - fixed[-1]) * steps / (steps - 1))
         for name, peer in peers.items():
             state = jax.block_until_ready(peer.initial_state())  # placed before the clock: only steps are timed
             times[name].append(timed(lambda: peer.run(state)))
         line = " | ".join(f"{name} {game_steps / t[-1]:7.0f}" for name, t in times.items())
-        ratios = "  ".join(f"trainer/{name} {times[name][-1] / times['trainer'][-1]:5.2f}" for name in peers)
+        ratios = "  ".join(f"{mine}/{name} {times[name][-1] / times[mine][-1]:5.2f}"
+                           for mine in ("trainer", "trainer steps") for name in peers)
         print(f"  pair {pair}: game-steps/s {line}   {ratios}", flush=True)
-    for name in peers:
-        ratios = [p / t for t, p in zip(times["trainer"], times[name])]
-        print(f"  trainer/{name}: median {statistics.median(ratios):.2f} over {len(ratios)} pairs "
-              f"(min {min(ratios):.2f}, max {max(ratios):.2f})")
-
-    one_step = TrainConfig.from_sources(None, **{**config.to_dict(), "steps": 1})
-    fixed = timed(lambda: train_group(trainer_args[0], one_step, *trainer_args[2:]))
-    print(f"  trainer fixed cost (a one-step call: set-up + final evaluation): {fixed:.3f} s, "
-          f"{fixed / statistics.median(times['trainer']):.0%} of a median call")
+    for mine in ("trainer", "trainer steps"):
+        for name in peers:
+            ratios = [p / t for t, p in zip(times[mine], times[name])]
+            print(f"  {mine}/{name}: median {statistics.median(ratios):.2f} over {len(ratios)} pairs "
+                  f"(min {min(ratios):.2f}, max {max(ratios):.2f})")
+    print(f"  trainer fixed cost (a one-step call: set-up + final evaluation): median {statistics.median(fixed):.3f} s, "
+          f"{statistics.median(fixed) / statistics.median(times['trainer']):.0%} of a median call")
 
     per_sample_flops, suffstat_flops = 8 * dim**2 * batch * game_steps, 8 * dim**3 * game_steps
     bmm = plain_bmm_seconds(games, dim, batch, 4 * steps, torch.device("cpu"), torch.float64)
-    gflops = {name: (suffstat_flops if name == "suff-stats" else per_sample_flops) / statistics.median(t) / 1e9
+    # The trainer draws latent statistics exactly where the suff-stats peer runs (injective φ).
+    counted_as_stats = {"suff-stats", *(("trainer", "trainer steps") if "suff-stats" in peers else ())}
+    gflops = {name: (suffstat_flops if name in counted_as_stats else per_sample_flops) / statistics.median(t) / 1e9
               for name, t in times.items()}
     print("  GFLOP/s: " + ", ".join(f"{name} {value:.2f}" for name, value in gflops.items())
           + f", plain torch bmm {per_sample_flops / bmm / 1e9:.2f}"
           + f" ({4 * steps} × {(games, dim, dim)} @ {(games, dim, batch)})"
-          + (" [suff-stats counts 8·d³ per game-step]" if "suff-stats" in peers else ""), flush=True)
+          + (" [the trainer and suff-stats count 8·d³ per game-step]" if "suff-stats" in peers else ""), flush=True)
 
 
 def selfcheck(dim: int = 4, batch: int = 16, draws: int = 40_000) -> None:

@@ -45,11 +45,11 @@ def per_game_loop(config, activation, data, stars, specs, device, dtype) -> None
         w = torch.nn.Parameter(config.init_scale * torch.randn(config.dim, config.dim, generator=gen, device=device,
                                                                dtype=dtype) / config.dim**0.5)
         v = [torch.nn.Parameter(torch.zeros_like(m)) for m in real]
-        eta_w = config.lr_gen * generator_step_scale(disc, data[spec.seed][: spec.n], real, config.gen_batch, config)
+        eta_w = config.lr_gen * generator_step_scale(disc, data[spec.seed][: spec.n], real, config.latent_vectors(), config)
         opt_g = torch.optim.SGD([w], lr=eta_w)
         opt_d = torch.optim.SGD(v, lr=config.lr_disc, maximize=True)
         for _ in range(config.steps):
-            x = torch.randn(config.gen_batch, config.dim, generator=gen, device=device, dtype=LATENT_DTYPE).to(dtype)
+            x = torch.randn(config.latent_vectors(), config.dim, generator=gen, device=device, dtype=LATENT_DTYPE).to(dtype)
             fake = [m[0] for m in disc.moments(disc.generator_transform(x @ w.T)[None])]
             payoff = disc.payoff([p[None] for p in v], [m[None] for m in real], [m[None] for m in fake]).sum()
             opt_g.zero_grad()
@@ -115,7 +115,7 @@ def main() -> None:
     game_steps = len(specs) * args.steps
     segments = [specs[k::args.pairs] for k in range(args.pairs)]
     ratios, batched_times = [], []
-    print(f"{len(specs)} games, d={args.dim}, gen_batch={config.gen_batch}, {args.steps} steps, device={device}, "
+    print(f"{len(specs)} games, d={args.dim}, gen_batch={config.latent_vectors()}, {args.steps} steps, device={device}, "
           f"torch threads={torch.get_num_threads()}; {args.repeats} repeats × {args.pairs} pairs")
     for repeat in range(args.repeats):
         looped_total, repeat_ratios = 0.0, []
@@ -133,12 +133,12 @@ def main() -> None:
     print(f"median speed-up : {statistics.median(ratios):.1f}x over {len(ratios)} pairs "
           f"(min {min(ratios):.1f}x, max {max(ratios):.1f}x)")
 
-    flops = 8 * args.dim**2 * config.gen_batch * game_steps
+    flops = 8 * args.dim**2 * config.latent_vectors() * game_steps
     products = 4 * args.steps
-    matmul = plain_bmm_seconds(len(specs), args.dim, config.gen_batch, products, device, dtype)
+    matmul = plain_bmm_seconds(len(specs), args.dim, config.latent_vectors(), products, device, dtype)
     print(f"trainer achieved: {flops / statistics.median(batched_times) / 1e9:7.2f} GFLOP/s (median batched run)")
     print(f"plain bmm       : {flops / matmul / 1e9:7.2f} GFLOP/s ({products} × torch.matmul "
-          f"{(len(specs), args.dim, args.dim)} @ {(len(specs), args.dim, config.gen_batch)})")
+          f"{(len(specs), args.dim, args.dim)} @ {(len(specs), args.dim, config.latent_vectors())})")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from sgdagan.activations import get_activation
 from sgdagan.config import TrainConfig
 from sgdagan.features import LatentMoments, make_discriminator
 from sgdagan.targets import sample_target, target_weights
-from sgdagan.streams import GameSpec, GameStreams
+from sgdagan.streams import GameSpec, GameStreams, draws_latent_stats, latent_batch
 from sgdagan.trainer import GroupRun, game_schedule, train
 
 
@@ -52,7 +52,7 @@ def gradient_draws(latent_stats: bool, games: int, steps: int) -> np.ndarray:
     """Flattened (∇_W U, ∇_V U) at one fixed point (W, V), one row per game and step: `games`
     independent streams (distinct seeds), each drawing `steps` latent batches."""
     dim, batch = 3, 16
-    config = TrainConfig.from_sources(None, activation="tanh", dim=dim, gen_batch=batch)
+    config = TrainConfig.from_sources(None, activation="tanh", dim=dim, gen_batch=batch, gen_batch_per_dim=0)
     disc = make_discriminator("truncated", get_activation("tanh"), 1.0)
     gen = torch.Generator().manual_seed(0)
     w = torch.randn((dim, dim), generator=gen, dtype=torch.float64).expand(games, dim, dim)
@@ -115,3 +115,20 @@ def test_sufficient_statistics_need_more_latent_draws_than_dimensions():
         assert run.streams.latent_stats is drawn_as_stats
         run.run(progress=False)
         assert bool(run.alive.all())
+
+
+def test_the_latent_batch_grows_with_d_where_latent_vectors_are_drawn():
+    # B = max(gen_batch, gen_batch_per_dim·d) holds d/B at 1/8 above d = 32 (DESIGN §5): the streams
+    # draw that many vectors, and η_W's latent spread (1 + √(d/B))² is taken at it; latent statistics
+    # keep B = max(gen_batch, n).
+    relu, tanh = get_activation("relu"), get_activation("tanh")
+    for dim, expected in ((16, 256), (32, 256), (64, 512), (128, 1024)):
+        config = TrainConfig.from_sources(None, activation="relu", dim=dim)
+        streams = GameStreams([GameSpec(0, 100, "truncated", "sgda")], config, 1, "cpu", torch.float64)
+        assert streams.shape[-1] == expected == latent_batch(config, 10**6, False)
+        disc = make_discriminator("truncated", relu, 1.0)
+        assert not draws_latent_stats(config, disc)
+        stats_config = TrainConfig.from_sources(None, activation="tanh", dim=dim)
+        assert draws_latent_stats(stats_config, make_discriminator("truncated", tanh, 1.0))
+        assert latent_batch(stats_config, 10**6, True) == 10**6
+    assert TrainConfig.from_sources(None, dim=128, gen_batch_per_dim=0).latent_vectors() == 256

@@ -174,7 +174,7 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def _check_memory(dim: int, samples: list[int], games: int, config: TrainConfig, command: str) -> None:
     """The job's estimated peak memory (resources.estimated_peak_mb) fits what this process may use."""
-    need = estimated_peak_mb(dim, max(samples), games, config.tv_samples, config.gen_batch)
+    need = estimated_peak_mb(dim, max(samples), games, config.tv_samples, config.latent_vectors(dim))
     have = available_mb()
     if have is not None and need > have:
         _fail(f"arguments --dim/--samples: d = {dim} with n up to {max(samples)} needs about {need} MB; "

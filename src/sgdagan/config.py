@@ -86,6 +86,10 @@ class TrainConfig:
     penalty: float = setting(1.0, "λ of the discriminator's ℓ2 penalty (λ/2)‖V‖².", exclusive_minimum=0)
     gen_batch: int = setting(256, "Latent draws per generator step (its noise stays far below the data's: "
                              "DESIGN §5).", minimum=1)
+    gen_batch_per_dim: int = setting(8, "Where latent vectors are drawn, the batch is at least this many per "
+                                     "dimension: B = max(gen_batch, gen_batch_per_dim·d). The grid's largest n grows "
+                                     "like d² and relu's steps like d, so the latents' share n/(B·T) of the error "
+                                     "stays put only if B grows like d (DESIGN §5); 0: gen_batch alone.", minimum=0)
     latent_stats: bool = setting(True, "For games linear in x (truncated discriminator, injective φ): draw the "
                                  "sufficient statistics x̄ and XXᵀ/B directly (exact in distribution, O(d³) a "
                                  "step) instead of B latent vectors.")
@@ -102,7 +106,7 @@ class TrainConfig:
                           choices=("auto", "cpu", "cuda"))
     dtype: str = setting("float64", "Floating-point precision of training.", choices=("float64", "float32"))
     diverge_threshold: float = setting(1e6, "A game whose generator entries exceed this (or turn NaN/inf) is "
-                                       "marked diverged.", exclusive_minimum=0)
+                                       "marked diverged (checked at evaluation steps and once per block of random draws).", exclusive_minimum=0)
     mlp_hidden: int = setting(32, "Hidden width of the mlp discriminator (one leaky-ReLU layer).", minimum=1)
     mlp_loss: str = setting("nonsaturating", "GAN loss of the mlp discriminator, nonsaturating (Goodfellow) or "
                             "wgan_gp (Gulrajani).", choices=MLP_LOSSES)
@@ -138,6 +142,11 @@ class TrainConfig:
     def latent_dim(self) -> int:
         """k: the width of W and the dimension of x (`width`, or d when it is 0)."""
         return self.width or self.dim
+
+    def latent_vectors(self, dim: int | None = None) -> int:
+        """B where a game draws latent vectors, at dimension `dim` (default: the config's d):
+        max(gen_batch, gen_batch_per_dim·d)."""
+        return max(self.gen_batch, self.gen_batch_per_dim * (self.dim if dim is None else dim))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -187,7 +187,7 @@ class PipelineConfig:
         requests = to_plain(self.resources.train)
         for i, dim in enumerate(self.dims):
             grid = self.samples.grid(dim)
-            need = estimated_peak_mb(dim, max(grid), len(grid), self.train.tv_samples, self.train.gen_batch)
+            need = estimated_peak_mb(dim, max(grid), len(grid), self.train.tv_samples, self.train.latent_vectors(dim))
             for activation in self.activations:
                 have = train_resources(requests, activation, dim)["mem_mb"]
                 if need > have:
@@ -198,7 +198,7 @@ class PipelineConfig:
         for name, _, sweep in self.enabled_sweeps():
             for dim in sweep.dims:
                 need = estimated_peak_mb(dim, max(sweep.samples), len(sweep.seeds) * len(sweep.samples),
-                                         self.train.tv_samples, self.train.gen_batch)
+                                         self.train.tv_samples, self.train.latent_vectors(dim))
                 if need > requests["mem_mb"]:
                     raise ConfigError(
                         f"ablations.{name}.dims: a sweep job at d = {dim} needs about {need} MB, above the "

@@ -37,11 +37,11 @@ GAME_MATRICES = 6  # W, V, Σ's running average, the dynamics' state, updates: d
 TV_COPIES = 2  # the TV estimator's Monte Carlo draws and their transform, per game
 
 
-def estimated_peak_mb(dim: int, n_max: int, games: int, tv_samples: int, gen_batch: int) -> int:
+def estimated_peak_mb(dim: int, n_max: int, games: int, tv_samples: int, latent_batch: int) -> int:
     """An upper estimate of a training job's peak memory in MB: `games` games of one method group
     at a time (a job trains its groups one after another) on a sample of n_max rows in dimension d."""
     sample = SAMPLE_COPIES * 8 * n_max * dim
-    per_game = GAME_MATRICES * 8 * dim * dim + TV_COPIES * 8 * tv_samples * dim + 16 * 2 * dim * gen_batch * 4
+    per_game = GAME_MATRICES * 8 * dim * dim + TV_COPIES * 8 * tv_samples * dim + 16 * 2 * dim * latent_batch * 4
     return BASE_MB + (sample + games * per_game) // 10**6
 
 

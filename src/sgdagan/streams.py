@@ -51,10 +51,10 @@ def draws_latent_stats(config: TrainConfig, disc: Discriminator) -> bool:
 
 
 def latent_batch(config: TrainConfig, n: int, latent_stats: bool) -> int:
-    """A game's latent batch B: gen_batch, or max(gen_batch, n) where it is drawn as sufficient
+    """A game's latent batch B: `config.latent_vectors()`, or max(gen_batch, n) where it is drawn as sufficient
     statistics — Lei et al.'s m = n, which costs nothing there (a step is O(d³) whatever B is) and
     keeps the generator's own sampling noise below the data's (DESIGN §5)."""
-    return max(config.gen_batch, n) if latent_stats else config.gen_batch
+    return max(config.gen_batch, n) if latent_stats else config.latent_vectors()
 
 
 class GameStreams:
@@ -68,19 +68,23 @@ class GameStreams:
             gen.manual_seed(game_seed(spec.seed, spec.n, spec.method))
             self.generators.append(gen)
         self.sizes = [spec.n for spec in specs]
-        self.shape = (RNG_BLOCK, draws, config.latent_dim, config.gen_batch)  # feature-major latents [k, B]
+        self.shape = (RNG_BLOCK, draws, config.latent_dim, config.latent_vectors())  # feature-major latents [k, B]
         self.dim = config.dim
         self.data_batch = config.data_batch
         self.device, self.dtype = torch.device(device), dtype
         self.latent_stats = latent_stats
-        if latent_stats:  # x̄ and S = XXᵀ/B drawn directly (`_draw_stats`); no latent vectors
+        if latent_stats:  # x̄ and S = XXᵀ/B drawn directly (`_stats_from_draws`); no latent vectors
             self._stats = None
             dim = config.latent_dim
             self._tril = torch.tril_indices(dim, dim, -1, device=device)
-            self.batches = [latent_batch(config, spec.n, latent_stats) for spec in specs]
+            self.batches = batches = [latent_batch(config, spec.n, latent_stats) for spec in specs]
+            self._batch = torch.tensor(batches, device=device, dtype=dtype).view(-1, 1, 1, 1)  # [R, 1, 1, 1]
             # Bartlett: diagonal i of the Wishart(B − 1, I) factor is √χ²(B − 1 − i) = √(2 Γ((B − 1 − i)/2)).
             self._gamma_shapes = [((batch - 1 - torch.arange(dim, device=device, dtype=dtype)) / 2).expand(
-                RNG_BLOCK, draws, dim).contiguous() for batch in self.batches]
+                RNG_BLOCK, draws, dim).contiguous() for batch in batches]
+            # Per game and step: x̄'s d normals, then the factor's d(d − 1)/2 below its diagonal.
+            self._normals = torch.empty((len(specs), RNG_BLOCK, draws, dim + len(self._tril[0])), device=device,
+                                        dtype=LATENT_DTYPE)
         else:
             # [R, BLOCK, draws, d, B] in float32: each game's block contiguous, refilled in place from its
             # generator; a step's slice is converted to the training dtype when it is used.
@@ -99,30 +103,29 @@ class GameStreams:
                                        dtype=self.dtype))
         return torch.stack(weights) * (scale / self.dim**0.5)
 
-    def _draw_stats(self, gen: torch.Generator, batch: int, gamma_shape: torch.Tensor
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One game's block of latent batches as (x̄, S = XXᵀ/B), exact in distribution for X with
-        i.i.d. N(0, I) columns: x̄ ~ N(0, I/B) and the scatter about it C ~ Wishart(B − 1, I),
-        independent of x̄ (Cochran), by the Bartlett decomposition C = AAᵀ (A lower triangular,
-        A_ij ~ N(0, 1) below the diagonal); then S = C/B + x̄x̄ᵀ."""
+    def _stats_from_draws(self, chi2: torch.Tensor) -> LatentMoments:
+        """Every game's block of latent batches as (x̄, S = XXᵀ/B) [BLOCK, R, draws, …] from its normals
+        (`_normals`) and χ² draws [R, BLOCK, draws, d], exact in distribution for X with i.i.d. N(0, I)
+        columns: x̄ ~ N(0, I/B) and the scatter about it C ~ Wishart(B − 1, I), independent of x̄
+        (Cochran), by the Bartlett decomposition C = AAᵀ (A lower triangular, √χ² on its diagonal,
+        N(0, 1) below it); then S = C/B + x̄x̄ᵀ. Every operation is per game (`game_matmul`)."""
         dim = self.shape[-2]
-        normals = torch.randn((RNG_BLOCK, self.shape[1], dim + len(self._tril[0])), generator=gen,
-                              device=self.device, dtype=self.dtype)
-        chi2 = 2.0 * torch._standard_gamma(gamma_shape, generator=gen)
+        normals = self._normals.to(self.dtype)
         factor = torch.diag_embed(chi2.sqrt())
         factor[..., self._tril[0], self._tril[1]] = normals[..., dim:]
-        mean = normals[..., :dim] / batch**0.5
-        flat = factor.flatten(0, 1)
+        mean = normals[..., :dim] / self._batch.sqrt()
+        flat = factor.flatten(0, 2)
         scatter = game_matmul(flat, flat.transpose(-1, -2)).view_as(factor)
-        second = scatter / batch + mean[..., :, None] * mean[..., None, :]
-        return mean, second
+        second = scatter / self._batch[..., None] + mean[..., :, None] * mean[..., None, :]
+        return LatentMoments(mean.transpose(0, 1).contiguous(), second.transpose(0, 1).contiguous())
 
     def _refill(self) -> None:
         """Draw the next block of every game (float32 latents or latent statistics, then minibatch indices)."""
-        indices, stats = [], []
+        indices, chi2 = [], []
         for k, (gen, n) in enumerate(zip(self.generators, self.sizes)):
-            if self.latent_stats:
-                stats.append(self._draw_stats(gen, self.batches[k], self._gamma_shapes[k]))
+            if self.latent_stats:  # float32 normals (vectorised, as the latents), χ² = 2·Γ(shape) in float64
+                self._normals[k].normal_(generator=gen)
+                chi2.append(2.0 * torch._standard_gamma(self._gamma_shapes[k], generator=gen))
             else:
                 self._latents[k].normal_(generator=gen)
             if self.data_batch:
@@ -130,7 +133,7 @@ class GameStreams:
                 indices.append((u * n).long().clamp_(max=n - 1))
         self._indices = torch.stack(indices, dim=1) if self.data_batch else None  # [BLOCK, R, Bd]
         if self.latent_stats:  # [BLOCK, R, draws, d] and [BLOCK, R, draws, d, d]
-            self._stats = LatentMoments(*(torch.stack(parts, dim=1) for parts in zip(*stats)))
+            self._stats = self._stats_from_draws(torch.stack(chi2))
         self._block_pos = 0
 
     def at_block_boundary(self) -> bool:

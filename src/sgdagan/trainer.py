@@ -260,17 +260,9 @@ class GroupRun:
             if self.row_norms is not None:
                 w_new = w_new * (self.row_norms / torch.linalg.vector_norm(w_new, dim=-1).clamp_min(1e-300))[..., None]
 
-            # A game that leaves the finite range is frozen at zero and reported diverged; the
-            # others are untouched (every operation above is per game).
-            ok = _bounded(w_new, config.diverge_threshold)
-            for p in v_new:
-                ok &= _bounded(p, math.inf)
-            self.alive &= ok
             self.w, self.v = w_new, v_new
-            if not bool(self.alive.all()):
-                self.w = _where_alive(self.alive, w_new)
-                self.v = [_where_alive(self.alive, p) for p in v_new]
-                self.dyn_state = {k: _where_alive(self.alive, t) for k, t in self.dyn_state.items()}
+            if step in eval_steps or self.streams.at_block_boundary():
+                self._freeze_diverged()
 
             if step >= average_start or step in eval_steps:
                 sigma = game_matmul(self.w, self.w.transpose(-1, -2))
@@ -290,6 +282,20 @@ class GroupRun:
                 on_block(self)
         bar.close()
         return self.rows, self.estimate(game_matmul(self.w, self.w.transpose(-1, -2)))
+
+    def _freeze_diverged(self) -> None:
+        """A game that has left the finite range is frozen at zero and reported diverged; the others
+        are untouched (every operation of a step is per game). Checked once per RNG block (every
+        RNG_BLOCK steps, before any checkpoint) and at evaluation steps, not every step: the check
+        is a dozen small operations, and a diverging game harms no batch mate in between."""
+        ok = _bounded(self.w, self.config.diverge_threshold)
+        for p in self.v:
+            ok &= _bounded(p, math.inf)
+        self.alive &= ok
+        if not bool(self.alive.all()):
+            self.w = _where_alive(self.alive, self.w)
+            self.v = [_where_alive(self.alive, p) for p in self.v]
+            self.dyn_state = {k: _where_alive(self.alive, t) for k, t in self.dyn_state.items()}
 
     def estimate(self, sigma: torch.Tensor) -> torch.Tensor:
         """The current Σ estimate per game: the tail average once it has started; NaN if diverged."""
