@@ -22,20 +22,15 @@ from sgdagan.config import TrainConfig
 from sgdagan.estimators import moment_inversion
 from sgdagan.features import make_discriminator
 from sgdagan.streams import GameSpec, draws_latent_stats, latent_batch
-from sgdagan.targets import sample_target, target_weights
-from sgdagan.trainer import measure, train_group
+from sgdagan.trainer import measure, seed_data, train_group
 
 
 def seed_ratios(config: TrainConfig, seeds: list[int]) -> tuple[list[float], list[float], int]:
     """Per seed TV(sgda/truncated) / TV(moment inversion), the yardstick's TVs and the steps run."""
     activation = get_activation(config.activation, config.leaky_slope)
-    data, stars = {}, {}
-    for seed in seeds:
-        w_star = target_weights(config.dim, config.kappa, seed)
-        stars[seed] = torch.as_tensor(w_star @ w_star.T)
-        data[seed] = sample_target(activation, w_star, config.samples[0], seed)
+    data, stars = seed_data(config, seeds, activation, "cpu")
     yardstick = torch.stack([torch.as_tensor(moment_inversion(data[seed], activation)) for seed in seeds])
-    sigma_star = torch.stack([stars[seed] for seed in seeds])
+    sigma_star = torch.stack([torch.as_tensor(stars[seed]) for seed in seeds])
     specs = [GameSpec(seed, config.samples[0], "truncated", "sgda") for seed in seeds]
     rows, final = train_group(specs, config, activation, data, sigma_star, "cpu", torch.float64)
     tv_game = measure(final, sigma_star, seeds, config, activation)["tv"]

@@ -48,7 +48,7 @@ from jax.sharding import PartitionSpec  # noqa: E402
 from sgdagan.activations import get_activation  # noqa: E402
 from sgdagan.config import TrainConfig  # noqa: E402
 from sgdagan.features import make_discriminator  # noqa: E402
-from sgdagan.streams import latent_batch  # noqa: E402
+from sgdagan.streams import draws_latent_stats, latent_batch  # noqa: E402
 from sgdagan.trainer import generator_step_scale, train_group  # noqa: E402
 from throughput import build_games, plain_bmm_seconds, timed  # noqa: E402  (benchmarks/, the script's folder)
 
@@ -228,14 +228,15 @@ def bench_case(activation_name: str, dim: int, games: int, steps: int, repeats: 
 
     per_sample_flops, suffstat_flops = 8 * dim**2 * batch * game_steps, 8 * dim**3 * game_steps
     bmm = plain_bmm_seconds(games, dim, batch, 4 * steps, torch.device("cpu"), torch.float64)
-    # The trainer draws latent statistics exactly where the suff-stats peer runs (injective φ).
-    counted_as_stats = {"suff-stats", *(("trainer", "trainer steps") if "suff-stats" in peers else ())}
+    trainer_stats = draws_latent_stats(config, make_discriminator("truncated", activation, config.penalty))
+    counted_as_stats = {"suff-stats", *(("trainer", "trainer steps") if trainer_stats else ())}
     gflops = {name: (suffstat_flops if name in counted_as_stats else per_sample_flops) / statistics.median(t) / 1e9
               for name, t in times.items()}
     print("  GFLOP/s: " + ", ".join(f"{name} {value:.2f}" for name, value in gflops.items())
           + f", plain torch bmm {per_sample_flops / bmm / 1e9:.2f}"
           + f" ({4 * steps} × {(games, dim, dim)} @ {(games, dim, batch)})"
-          + (" [the trainer and suff-stats count 8·d³ per game-step]" if "suff-stats" in peers else ""), flush=True)
+          + (f" [{' and '.join(sorted(counted_as_stats & set(gflops)))} count 8·d³ per game-step]"
+             if counted_as_stats & set(gflops) else ""), flush=True)
 
 
 def selfcheck(dim: int = 4, batch: int = 16, draws: int = 40_000) -> None:

@@ -28,9 +28,8 @@ import torch
 from sgdagan.activations import get_activation
 from sgdagan.config import TrainConfig
 from sgdagan.features import make_discriminator
-from sgdagan.targets import sample_target, target_weights
 from sgdagan.streams import LATENT_DTYPE, GameSpec
-from sgdagan.trainer import generator_step_scale, measure, train_group
+from sgdagan.trainer import generator_step_scale, measure, seed_data, train_group
 
 
 def per_game_loop(config, activation, data, stars, specs, device, dtype) -> None:
@@ -70,11 +69,8 @@ def build_games(activation_name: str, dim: int, games: int, steps: int, device: 
     config = TrainConfig.from_sources(None, activation=activation_name, dim=dim, samples=sizes, steps=steps,
                                       steps_dim=0, eval_points=1, device=device.type, **settings)
     activation = get_activation(activation_name)
-    data, stars = {}, {}
-    for seed in seeds:
-        w_star = target_weights(dim, config.kappa, seed)
-        data[seed] = sample_target(activation, w_star, max(sizes), seed).to(device)
-        stars[seed] = torch.as_tensor(w_star @ w_star.T, device=device)
+    data, stars = seed_data(config, seeds, activation, device)
+    stars = {seed: torch.as_tensor(star, device=device) for seed, star in stars.items()}
     specs = [GameSpec(seed, n, "truncated", "sgda") for seed in seeds for n in sizes]
     return config, activation, data, stars, specs, torch.stack([stars[s.seed] for s in specs])
 
@@ -115,7 +111,7 @@ def main() -> None:
     game_steps = len(specs) * args.steps
     segments = [specs[k::args.pairs] for k in range(args.pairs)]
     ratios, batched_times = [], []
-    print(f"{len(specs)} games, d={args.dim}, gen_batch={config.latent_vectors()}, {args.steps} steps, device={device}, "
+    print(f"{len(specs)} games, d={args.dim}, B={config.latent_vectors()}, {args.steps} steps, device={device}, "
           f"torch threads={torch.get_num_threads()}; {args.repeats} repeats × {args.pairs} pairs")
     for repeat in range(args.repeats):
         looped_total, repeat_ratios = 0.0, []

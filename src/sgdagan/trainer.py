@@ -415,6 +415,17 @@ def run_estimators(config: TrainConfig, seeds: Sequence[int], data: dict[int, to
     return rows, sigmas
 
 
+def seed_data(config: TrainConfig, seeds: Sequence[int], activation: Activation, device
+              ) -> tuple[dict[int, torch.Tensor], dict[int, np.ndarray]]:
+    """Each seed's real sample (its first max(samples) rows, on `device`) and Σ* = W*W*ᵀ (numpy)."""
+    data, star = {}, {}
+    for seed in seeds:
+        w_star = target_weights(config.dim, config.kappa, seed, config.latent_dim)
+        star[seed] = w_star @ w_star.T
+        data[seed] = sample_target(activation, w_star, max(config.samples), seed).to(device)
+    return data, star
+
+
 def train(config: TrainConfig, seeds: Sequence[int] | None = None, progress: bool | None = None,
           checkpoint: str | Path | None = None, checkpoint_every: float = 60.0) -> TrainResult:
     """Run the yardstick and every configured method on every (seed, n); seeds default to config.seed.
@@ -430,14 +441,8 @@ def train(config: TrainConfig, seeds: Sequence[int] | None = None, progress: boo
     dtype = getattr(torch, config.dtype)
     activation = get_activation(config.activation, config.leaky_slope)
     saved = Checkpoint(checkpoint, fingerprint(config, seeds), checkpoint_every) if checkpoint else None
-    n_max = max(config.samples)
 
-    data, star = {}, {}
-    for seed in seeds:
-        w_star = target_weights(config.dim, config.kappa, seed, config.latent_dim)
-        star[seed] = w_star @ w_star.T
-        data[seed] = sample_target(activation, w_star, n_max, seed).to(device)
-
+    data, star = seed_data(config, seeds, activation, device)
     rows, sigmas = run_estimators(config, seeds, data, star, activation, device)
     trained: dict[tuple[str, str], tuple[list[dict], torch.Tensor]] = {}  # (game, dynamics) → its rows, final Σ
     for disc_name, dyn_name in product(config.discriminators, config.dynamics):
