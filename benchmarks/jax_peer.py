@@ -271,21 +271,31 @@ def selfcheck(dim: int = 4, batch: int = 16, draws: int = 40_000) -> None:
               f"  {'ok' if ok else 'MISMATCH'}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_case_arguments(parser: argparse.ArgumentParser, steps: int) -> None:
+    """The options that choose the cases (shared with fused_step.py)."""
     parser.add_argument("--activation", choices=("relu", "tanh"), help="default: both")
     parser.add_argument("--dim", type=int, help="default: the standard cases 16 and 64")
     parser.add_argument("--games", type=int, help=f"default: {STANDARD_GAMES} by dimension, else 8")
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=steps)
     parser.add_argument("--repeats", type=int, default=3)
+
+
+def chosen_cases(args: argparse.Namespace):
+    """(activation, d, games) of each case the options choose, in order."""
+    for dim in [args.dim] if args.dim else list(STANDARD_GAMES):
+        for activation in [args.activation] if args.activation else ["relu", "tanh"]:
+            yield activation, dim, args.games or STANDARD_GAMES.get(dim, 8)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_case_arguments(parser, steps=300)
     parser.add_argument("--selfcheck", action="store_true", help="check the peer's maths and exit")
     args = parser.parse_args()
     if args.selfcheck:
         return selfcheck()
-    for dim in [args.dim] if args.dim else list(STANDARD_GAMES):
-        games = args.games or STANDARD_GAMES.get(dim, 8)
-        for activation in [args.activation] if args.activation else ["relu", "tanh"]:
-            bench_case(activation, dim, games, args.steps, args.repeats)
+    for activation, dim, games in chosen_cases(args):
+        bench_case(activation, dim, games, args.steps, args.repeats)
 
 
 if __name__ == "__main__":

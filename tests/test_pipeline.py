@@ -346,8 +346,9 @@ def test_killed_run_resumes_with_only_missing_jobs(tiny_run, tmp_path, sig):
     assert finished, "no job was recorded as finished before the kill"
     mtimes = {p: p.stat().st_mtime_ns for p in finished}
 
+    # Jobs still running when `sig` landed may have finished first: then none is left to plan.
     plan = planned_jobs(workdir, extra=("--rerun-incomplete",))
-    assert plan["train"] == N_JOBS - len(finished)
+    assert plan.get("train", 0) == N_JOBS - len(finished)
 
     snakemake(workdir, "--rerun-incomplete")
     assert len(train_outputs(workdir)) == N_JOBS
