@@ -44,8 +44,7 @@ import torch  # noqa: E402
 from sgdagan.activations import get_activation  # noqa: E402
 from sgdagan.features import LatentMoments, make_discriminator  # noqa: E402
 from sgdagan.streams import GameStreams, draws_latent_stats  # noqa: E402
-from sgdagan.config import TrainConfig  # noqa: E402
-from sgdagan.trainer import intra_op_threads, train_group  # noqa: E402
+from sgdagan.trainer import intra_op_threads  # noqa: E402
 from throughput import timed  # noqa: E402
 
 KERNEL = r"""
@@ -147,19 +146,25 @@ def _ptr(tensor: torch.Tensor) -> ctypes.c_void_p:
     return ctypes.c_void_p(tensor.data_ptr())
 
 
-def kernel_grads(lib, dgemm, w, v, real, latents, penalty: float):
-    """(∇_W U, [∇_V1 U, ∇_V2 U]) of every game from one C call: `MomentDiscriminator.grads`'s contract."""
+def grad_buffers(games: int, dim: int, batch: int | None) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The kernels' outputs (∇_W U, ∇_V1 U, ∇_V2 U) and their scratch space, allocated once per shard;
+    `batch` None for the sufficient-statistics kernel."""
+    work = 2 * dim * dim if batch is None else 2 * dim * batch + dim * dim
+    grads = [torch.empty(shape, dtype=torch.float64) for shape in ((games, dim, dim), (games, dim), (games, dim, dim))]
+    return grads, torch.empty(work, dtype=torch.float64)
+
+
+def kernel_grads(lib, dgemm, w, v, real, latents, penalty: float, buffers):
+    """(∇_W U, [∇_V1 U, ∇_V2 U]) of every game from one C call, into `buffers` (`grad_buffers`):
+    `MomentDiscriminator.grads`'s contract."""
+    grads, work = buffers
     games, dim = w.shape[:2]
-    grads = [torch.empty_like(t) for t in (w, *v)]
     pointers = [_ptr(t) for t in (w, *v, *real)] + [ctypes.c_double(penalty)]
+    outputs = [_ptr(t) for t in (*grads, work)]
     if isinstance(latents, LatentMoments):
-        work = torch.empty(2 * dim * dim, dtype=torch.float64)
-        lib.stats_grads(games, dim, *pointers, _ptr(latents.mean), _ptr(latents.second),
-                        *[_ptr(t) for t in (*grads, work)], dgemm)
+        lib.stats_grads(games, dim, *pointers, _ptr(latents.mean), _ptr(latents.second), *outputs, dgemm)
     else:
-        batch = latents.shape[-1]
-        work = torch.empty(2 * dim * batch + dim * dim, dtype=torch.float64)
-        lib.relu_grads(games, dim, batch, *pointers, _ptr(latents), *[_ptr(t) for t in (*grads, work)], dgemm)
+        lib.relu_grads(games, dim, latents.shape[-1], *pointers, _ptr(latents), *outputs, dgemm)
     return grads[0], grads[1:]
 
 
@@ -177,6 +182,7 @@ class FusedShard:
         self.real = [as_tensor(m1), as_tensor(m2)]
         self.gen_scale = as_tensor(gen_scale)[:, None, None]
         self.lr_gen, self.eta_v, self.average_start = lr_gen, eta_v, average_start
+        self.buffers = grad_buffers(len(games), config.dim, None if latent_stats else config.latent_vectors())
 
     def run(self) -> torch.Tensor:
         w = self.w.clone()
@@ -185,7 +191,7 @@ class FusedShard:
         for t, (lr_gen, eta_v) in enumerate(zip(self.lr_gen, self.eta_v), start=1):
             latents, indices = self.streams.next()
             assert indices is None, "the benchmark's games use the full sample (data_batch = 0)"
-            grad_w, grad_v = kernel_grads(self.lib, self.dgemm, w, v, self.real, latents, self.penalty)
+            grad_w, grad_v = kernel_grads(self.lib, self.dgemm, w, v, self.real, latents, self.penalty, self.buffers)
             w.sub_(grad_w * (lr_gen * self.gen_scale))
             for p, grad in zip(v, grad_v):
                 p.add_(grad, alpha=float(eta_v))
@@ -195,12 +201,15 @@ class FusedShard:
         return sigma_avg
 
 
-def fused_run(lib, dgemm, specs, config, peer_args, latent_stats: bool, shards: int) -> None:
-    """All games, `shards` shards at once, each single-threaded in its own thread (games interleaved, as
-    `trainer.shard_games`); a shard's C call releases the interpreter, so shards help at every d."""
-    runs = [FusedShard(lib, dgemm, specs, list(range(k, len(specs), shards)), config, peer_args, latent_stats)
+def fused_shards(lib, dgemm, specs, config, peer_args, latent_stats: bool, shards: int) -> list[FusedShard]:
+    """All games in `shards` shards, interleaved as `trainer.shard_games` does (set up before the clock)."""
+    return [FusedShard(lib, dgemm, specs, list(range(k, len(specs), shards)), config, peer_args, latent_stats)
             for k in range(shards)]
 
+
+def run_shards(runs: list[FusedShard]) -> None:
+    """Every shard at once, each single-threaded in its own thread; a shard's C call releases the
+    interpreter, so shards help at every d."""
     def work(run):
         with intra_op_threads(1):  # OpenMP's count is per thread: each shard single-threaded, as the trainer's
             run.run()
@@ -220,17 +229,14 @@ def bench_case(lib, dgemm, activation_name: str, dim: int, games: int, steps: in
     peer = jax_peer.JaxPeer(*peer_args, relu=not activation.injective, suffstat=latent_stats, batch=batch,
                             penalty=config.penalty)
     peer.run(peer.initial_state())  # compiled before the clock
-    fused = lambda: fused_run(lib, dgemm, specs, config, peer_args, latent_stats, shards)  # noqa: E731
-    fused()  # warm
-    one_step = TrainConfig.from_sources(None, **{**config.to_dict(), "steps": 1})
+    run_shards(fused_shards(lib, dgemm, specs, config, peer_args, latent_stats, shards))  # warm
     print(f"== {activation_name} d={dim}: {games} games, {'latent statistics' if latent_stats else f'B={batch}'}, "
           f"{steps} steps; fused: {shards} shards; peer: {'suff-stats' if latent_stats else 'per-sample'}", flush=True)
     times = {"trainer steps": [], "fused": [], "peer": []}
     for pair in range(repeats):
-        whole = timed(lambda: train_group(*trainer_args))
-        fixed = timed(lambda: train_group(specs, one_step, *trainer_args[2:]))
-        times["trainer steps"].append((whole - fixed) * steps / (steps - 1))
-        times["fused"].append(timed(fused))
+        times["trainer steps"].append(jax_peer.time_trainer(trainer_args)[2])
+        runs = fused_shards(lib, dgemm, specs, config, peer_args, latent_stats, shards)  # fresh streams, off the clock
+        times["fused"].append(timed(lambda: run_shards(runs)))
         state = jax_peer.jax.block_until_ready(peer.initial_state())
         times["peer"].append(timed(lambda: peer.run(state)))
         rates = " | ".join(f"{name} {games * steps / t[-1]:7.0f}" for name, t in times.items())
@@ -249,10 +255,10 @@ def selfcheck(lib, dgemm, dim: int = 5, batch: int = 7, games: int = 3) -> None:
     v1, m1 = (torch.randn(games, dim, generator=gen, dtype=torch.float64) for _ in range(2))
     x = torch.randn(games, dim, batch, generator=gen, dtype=torch.float64)
     stats = LatentMoments(x.mean(-1), x @ x.transpose(1, 2) / batch)
-    for name, latents in (("relu", x), ("tanh", stats)):
+    for name, latents, kernel_batch in (("relu", x, batch), ("tanh", stats, None)):
         disc = make_discriminator("truncated", get_activation(name), 0.7)
         expected = disc.grads(w, [v1, v2], [m1, m2], latents)
-        got = kernel_grads(lib, dgemm, w, [v1, v2], [m1, m2], latents, 0.7)
+        got = kernel_grads(lib, dgemm, w, [v1, v2], [m1, m2], latents, 0.7, grad_buffers(games, dim, kernel_batch))
         diff = max(float((a - b).abs().max()) for a, b in zip([got[0], *got[1]], [expected[0], *expected[1]]))
         print(f"kernel vs MomentDiscriminator.grads ({name}, d = {dim}, B = {batch}): max |diff| {diff:.1e}"
               f"  {'ok' if diff < 1e-12 else 'MISMATCH'}", flush=True)

@@ -172,7 +172,8 @@ def build_case(activation_name: str, dim: int, games: int, steps: int):
     real = [disc.moments(disc.data_transform(data[s.seed][: s.n])[None]) for s in specs]
     m1_real, m2_real = (np.stack([r[k][0].numpy() for r in real]) for k in (0, 1))
     # The trainer's latent batch per game: max(gen_batch, n) where drawn as statistics (tanh), else config.latent_vectors().
-    batches = np.array([latent_batch(config, s.n, disc.linear_in_latents) for s in specs], dtype=np.float64)
+    stats = draws_latent_stats(config, disc)
+    batches = np.array([latent_batch(config, s.n, stats) for s in specs], dtype=np.float64)
     gen_scale = np.array([generator_step_scale(disc, data[s.seed][: s.n], [m[0] for m in r], int(b), config)
                           for s, r, b in zip(specs, real, batches)])
     keys = jnp.stack([jax.random.key(s.seed * 100_003 + s.n) for s in specs])
@@ -183,6 +184,17 @@ def build_case(activation_name: str, dim: int, games: int, steps: int):
     peer_args = (np.asarray(w0), m1_real, m2_real, gen_scale, batches, stream_keys, lr_gen, eta_v,
                  int(config.average_from * steps))
     return config, trainer_args, peer_args
+
+
+def time_trainer(trainer_args) -> tuple[float, float, float]:
+    """Seconds of a whole `train_group` call (set-up and final evaluation included), of an adjacent
+    one-step call (its fixed cost), and of its steps alone: the difference, scaled from steps − 1 to
+    all steps — what a peer's clock covers (its compilation and set-up are outside it)."""
+    specs, config, *rest = trainer_args
+    one_step = TrainConfig.from_sources(None, **{**config.to_dict(), "steps": 1})
+    whole = timed(lambda: train_group(*trainer_args))
+    fixed = timed(lambda: train_group(specs, one_step, *rest))
+    return whole, fixed, (whole - fixed) * config.steps / (config.steps - 1)
 
 
 def bench_case(activation_name: str, dim: int, games: int, steps: int, repeats: int) -> None:
@@ -200,17 +212,15 @@ def bench_case(activation_name: str, dim: int, games: int, steps: int, repeats: 
     print(f"== {activation_name} d={dim}: {games} games, B={batch}, {steps} steps; {len(jax.devices())} XLA host "
           f"devices, torch threads {torch.get_num_threads()}; trainer/peer = ratio of game-steps/s", flush=True)
 
-    # The trainer's rate twice: per whole call (set-up and final evaluation included), and per step
-    # alone — (steps − 1) game-steps over the call's time less an adjacent one-step call's — which is
-    # what the peer's clock covers (its compilation and set-up are outside it).
+    # The trainer's rate twice: per whole call, and per step alone (`time_trainer`).
     game_steps = games * steps
-    one_step = TrainConfig.from_sources(None, **{**config.to_dict(), "steps": 1})
     times: dict[str, list[float]] = {"trainer": [], "trainer steps": [], **{name: [] for name in peers}}
     fixed = []
     for pair in range(repeats):
-        times["trainer"].append(timed(lambda: train_group(*trainer_args)))
-        fixed.append(timed(lambda: train_group(trainer_args[0], one_step, *trainer_args[2:])))
-        times["trainer steps"].append((times["trainer"][-1] - fixed[-1]) * steps / (steps - 1))
+        whole, one_step, steps_alone = time_trainer(trainer_args)
+        times["trainer"].append(whole)
+        fixed.append(one_step)
+        times["trainer steps"].append(steps_alone)
         for name, peer in peers.items():
             state = jax.block_until_ready(peer.initial_state())  # placed before the clock: only steps are timed
             times[name].append(timed(lambda: peer.run(state)))

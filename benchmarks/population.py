@@ -5,21 +5,20 @@
 
 Two games of sgda/truncated train at once (one per thread) from the same W₀ and latent stream:
 one on the real sample's moments, one with them replaced by their closed forms under Σ*
-(E relu(z_i) = √(Σ_ii/2π) and the exact pair moments), so that its TV is the optimisation's
-error alone: the latent noise and whatever the schedule has not yet averaged out. Printed beside
-the yardstick's TV on the same sample. DESIGN §5 ("The latent batch grows with d") used it at
-d = 128, n = 3.7e6 with B = 512, with --steps-dim 2, and with B = 1024.
+(E relu(z_i) = √(Σ_ii/2π) by `truncated_first_moment`, and the exact pair moments), so that its
+TV is the optimisation's error alone: the latent noise and whatever the schedule has not yet
+averaged out. Printed beside the yardstick's TV on the same sample. DESIGN §5 ("The latent batch
+grows with d") used it at d = 128, n = 3.7e6 with B = 512, with --steps-dim 2, and with B = 1024.
 """
 
 import argparse
-import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 
-from sgdagan.activations import get_activation
+from sgdagan.activations import get_activation, truncated_first_moment
 from sgdagan.config import TrainConfig
 from sgdagan.estimators import moment_inversion
 from sgdagan.streams import GameSpec
@@ -50,8 +49,8 @@ def main() -> None:
     with intra_op_threads(1):
         runs = {kind: GroupRun(spec, config, relu, data, sigma_star, "cpu", torch.float64)
                 for kind in ("data", "population")}
-    variance = np.diag(star)
-    runs["population"].real_full = [torch.as_tensor(np.sqrt(variance / (2 * math.pi)))[None],
+    variance = np.diag(star)  # the truncated game's u = relu(z) under Σ*: its exact first and pair moments
+    runs["population"].real_full = [torch.as_tensor(truncated_first_moment(variance, *relu.preimage))[None],
                                     torch.as_tensor(relu.pair_moment(variance[:, None], variance[None, :], star))[None]]
     run_config = runs["data"].config
     print(f"relu d={args.dim} n={args.samples} seed={args.seed}: {run_config.steps} steps, "
